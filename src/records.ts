@@ -1,0 +1,91 @@
+/**
+ * The JSON-lines records the stages hand to each other through files under DIR/work.
+ * One record per line; every file is written whole to a temp name and renamed, so a reader
+ * never sees half a file.
+ */
+import type { DicomJson } from './dicom/types';
+
+/** Final status of one entry of the source, as in validation.csv. */
+export type EntryStatus = 'valid' | 'invalid' | 'duplicate' | 'conflict' | 'skipped' | 'refused';
+
+/** entries.jsonl: one per entry found in the source (zip entry, nested zip entry, or file of a folder). */
+export interface EntryRecord {
+  /** Position in source order (zip entry order; sorted path order for a folder). */
+  i: number;
+  /** Path inside the source, '/'-separated; nested zips as 'outer.zip/inner/file.dcm'. */
+  source: string;
+  /** Absolute path of the bytes on disk, or null when the entry was not written (skipped/refused). */
+  file: string | null;
+  /** Set when extract already decided: the entry is not a candidate for validation. */
+  status: null | 'skipped' | 'refused';
+  code?: string;
+  message?: string;
+}
+
+/** work/validate/batch-N.jsonl: one per candidate entry (status null in entries.jsonl). */
+export interface ValidateRecord {
+  i: number;
+  status: 'valid' | 'invalid';
+  code?: string;
+  message?: string;
+}
+
+/** The nine catalog fields of the seed notebook plus what the contract adds. */
+export interface InstanceFields {
+  patientId: string | null;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  sliceThickness: number | null;
+  pixelSpacingRow: number | null;
+  pixelSpacingCol: number | null;
+  /** ISO YYYY-MM-DD or null */
+  studyDate: string | null;
+  acquisitionDate: string | null;
+  instanceNumber: number | null;
+  modality: string | null;
+  rows: number | null;
+  columns: number | null;
+  transferSyntaxUid: string | null;
+  fileSize: number;
+  /** For series checks. */
+  imagePositionPatient: number[] | null;
+  imageOrientationPatient: number[] | null;
+}
+
+/** work/metadata/batch-N.jsonl: one per valid entry. */
+export interface MetadataRecord {
+  i: number;
+  source: string;
+  file: string;
+  fields: InstanceFields;
+  /** Whole header in the DICOM JSON model (PS3.18 Annex F), Pixel Data left out. */
+  meta: DicomJson;
+  warnings?: string[];
+}
+
+/** outcomes.jsonl: final status of every entry, in source order. */
+export interface OutcomeRecord {
+  i: number;
+  path: string;
+  status: EntryStatus;
+  code: string;
+  message: string;
+}
+
+/** instances.jsonl: one per unique SOP instance placed in DIR/organized. */
+export interface InstanceRecord {
+  i: number;
+  source: string;
+  /** Relative to DIR, '/'-separated: organized/<patient>/<study>/<series>/<sop>.dcm */
+  organizedPath: string;
+  fields: InstanceFields;
+  meta: DicomJson;
+}
+
+/** series-issues.jsonl */
+export interface SeriesIssueRecord {
+  seriesInstanceUid: string;
+  code: string;
+  message: string;
+}
