@@ -1,0 +1,121 @@
+/**
+ * A throw-away PostgreSQL cluster for tests: initdb into a temp dir, pg_ctl start on a free port on
+ * 127.0.0.1, stop and delete on stop(). PostgreSQL refuses to run as root, so when we are root the
+ * server runs as the `postgres` user (runuser) in a directory it owns.
+ *
+ * Missing binaries are an error, not a skip: `apt-get install -y postgresql` (CI does).
+ */
+import { execFile, execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { promisify } from 'util';
+
+const run = promisify(execFile);
+
+export interface TestPostgres {
+  /** postgres://postgres@127.0.0.1:<port>/postgres (trust auth, no password) */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Directory holding initdb/pg_ctl: $PG_BIN, else the newest /usr/lib/postgresql/<version>/bin. */
+export function findPostgresBin(): string {
+  const candidates: string[] = [];
+  if (process.env.PG_BIN) candidates.push(process.env.PG_BIN);
+  const base = '/usr/lib/postgresql';
+  if (fs.existsSync(base)) {
+    const versions = fs
+      .readdirSync(base)
+      .filter((v) => /^\d+/.test(v))
+      .sort((a, b) => parseFloat(b) - parseFloat(a));
+    for (const v of versions) candidates.push(path.join(base, v, 'bin'));
+  }
+  for (const dir of candidates) {
+    if (fs.existsSync(path.join(dir, 'initdb')) && fs.existsSync(path.join(dir, 'pg_ctl'))) return dir;
+  }
+  throw new Error(
+    'PostgreSQL server binaries (initdb, pg_ctl) not found in $PG_BIN or /usr/lib/postgresql/*/bin. ' +
+      'Install them with `apt-get install -y postgresql` (the PostgreSQL tests need a real server).',
+  );
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** argv that runs `cmd args` as the postgres user when we are root. */
+function asPostgres(cmd: string, args: string[]): [string, string[]] {
+  return isRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+}
+
+export async function startPostgres(): Promise<TestPostgres> {
+  const bin = findPostgresBin();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-pg-'));
+  const dataDir = path.join(dir, 'data');
+  const logFile = path.join(dir, 'server.log');
+  if (isRoot) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
+
+  const exec = async (cmd: string, args: string[]) => {
+    const [c, a] = asPostgres(path.join(bin, cmd), args);
+    try {
+      await run(c, a, { cwd: dir });
+    } catch (err) {
+      const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').slice(-2000) : '';
+      const e = err as { stderr?: string; message?: string };
+      throw new Error(`${cmd} failed: ${e.stderr || e.message}\n${log}`);
+    }
+  };
+
+  await exec('initdb', ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+  let port = 0;
+  // A port found free can be taken before the server binds it: try a few.
+  for (let attempt = 0; ; attempt++) {
+    port = await freePort();
+    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+    try {
+      await exec('pg_ctl', ['-D', dataDir, '-o', opts, '-l', logFile, '-w', '-t', '60', 'start']);
+      break;
+    } catch (err) {
+      if (attempt >= 2) throw err;
+    }
+  }
+
+  let stopped = false;
+  const stopSync = () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      const [c, a] = asPostgres(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+      execFileSync(c, a, { stdio: 'ignore' });
+    } catch {
+      // already down
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  // A crashed test run must not leave a server behind.
+  process.once('exit', stopSync);
+
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      process.removeListener('exit', stopSync);
+      await exec('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']).catch(() => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
