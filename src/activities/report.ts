@@ -1,0 +1,194 @@
+/**
+ * The report stage: validation.csv, metadata.csv, report.html and the charts as PNG, all from the
+ * files organize left under DIR/work. Records are streamed: only counts, the patient/study sets, one
+ * small entry per series and the first rows of the HTML tables are kept in memory.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as readline from 'readline';
+import { heartbeat } from '@temporalio/activity';
+import { workspace } from '../workspace';
+import type { InstanceRecord, OutcomeRecord, SeriesIssueRecord } from '../records';
+import { logEvent } from '../log';
+import { CsvFileWriter, type CsvCell } from '../report/csv';
+import { histogramSvg, horizontalBarSvg, thicknessBins } from '../report/charts';
+import { renderReportHtml } from '../report/html';
+import { svgToPng } from '../report/png';
+import { ReportStats, MAX_SERIES_BARS, shortSeriesLabel } from '../report/stats';
+
+export interface ReportInput {
+  outDir: string;
+  runId: string;
+  source: string;
+  /** Wall time per stage so far. */
+  stageSeconds?: Record<string, number>;
+}
+
+export interface ReportResult {
+  files: { validationCsv: string; metadataCsv: string; html: string; pngs: string[] };
+  counts: {
+    entries: number; valid: number; invalid: number; duplicate: number; conflict: number; skipped: number; refused: number;
+    patients: number; studies: number; series: number; instances: number; seriesIssues: number;
+  };
+}
+
+export const REPORT_FILES = {
+  validationCsv: 'validation.csv',
+  metadataCsv: 'metadata.csv',
+  html: 'report.html',
+  thicknessPng: 'slice-thickness.png',
+  seriesPng: 'slices-per-series.png',
+} as const;
+
+export const VALIDATION_COLUMNS = ['path', 'status', 'code', 'message'] as const;
+
+/** The dicom_metadata contract columns, in contract order (the `meta` JSON stays in the database). */
+export const METADATA_COLUMNS = [
+  'sop_instance_uid', 'patient_id', 'study_instance_uid', 'series_instance_uid', 'slice_thickness',
+  'pixel_spacing_row', 'pixel_spacing_col', 'study_date', 'acquisition_date', 'instance_number', 'modality',
+  'rows', 'columns', 'transfer_syntax_uid', 'file_path', 'source_path', 'file_size', 'run_id',
+] as const;
+
+const STAGE = 'report';
+/** Heartbeat every this many records, so a long report is not mistaken for a dead worker. */
+const HEARTBEAT_EVERY = 10_000;
+
+export async function writeReport(input: ReportInput): Promise<ReportResult> {
+  const ws = workspace(input.outDir);
+  fs.mkdirSync(ws.reportsDir, { recursive: true });
+  const file = (name: string) => path.join(ws.reportsDir, name);
+  const stats = new ReportStats();
+
+  // Without outcomes there is nothing honest to report: that is a bug upstream, not a data problem.
+  if (!fs.existsSync(ws.outcomes)) throw new Error(`report: the outcomes file is missing: ${ws.outcomes}`);
+
+  const validation = new CsvFileWriter(file(REPORT_FILES.validationCsv), VALIDATION_COLUMNS);
+  try {
+    for await (const o of readRecords<OutcomeRecord>(ws.outcomes)) {
+      stats.addOutcome(o);
+      validation.write([o.path, o.status, o.code, o.message]);
+      beat(stats.entries, 'outcomes');
+    }
+    validation.close();
+  } catch (err) {
+    validation.abort();
+    throw err;
+  }
+
+  const metadata = new CsvFileWriter(file(REPORT_FILES.metadataCsv), METADATA_COLUMNS);
+  try {
+    for await (const r of readOptionalRecords<InstanceRecord>(input.outDir, ws.instances)) {
+      stats.addInstance(r);
+      metadata.write(metadataRow(r, input.runId));
+      beat(stats.instances, 'instances');
+    }
+    metadata.close();
+  } catch (err) {
+    metadata.abort();
+    throw err;
+  }
+
+  for await (const issue of readOptionalRecords<SeriesIssueRecord>(input.outDir, ws.seriesIssues)) stats.addIssue(issue);
+
+  const thicknessSvg = histogramSvg(thicknessBins(stats.thickness), {
+    title: 'Slice thickness',
+    xLabel: 'SliceThickness (mm)',
+    yLabel: 'Instances',
+    note: stats.instancesWithoutThickness > 0 ? `${stats.instancesWithoutThickness} instances without SliceThickness not shown` : undefined,
+  });
+  const top = stats.topSeries(MAX_SERIES_BARS);
+  const seriesSvg = horizontalBarSvg(
+    top.map((s) => ({ label: shortSeriesLabel(s.seriesInstanceUid, s.modality), value: s.slices, tooltip: s.seriesInstanceUid })),
+    {
+      title: 'Slices per series',
+      xLabel: 'Slices (instances)',
+      yLabel: 'Series',
+      note: stats.series.size > top.length ? `Top ${top.length} of ${stats.series.size} series` : undefined,
+    },
+  );
+
+  writeFileAtomic(file(REPORT_FILES.thicknessPng), svgToPng(thicknessSvg));
+  writeFileAtomic(file(REPORT_FILES.seriesPng), svgToPng(seriesSvg));
+  writeFileAtomic(
+    file(REPORT_FILES.html),
+    renderReportHtml({
+      source: input.source,
+      runId: input.runId,
+      generatedAt: new Date().toISOString(),
+      stats,
+      thicknessSvg,
+      seriesSvg,
+      files: REPORT_FILES,
+      seriesShown: top.length,
+      stageSeconds: input.stageSeconds,
+    }),
+  );
+
+  const result: ReportResult = {
+    files: {
+      validationCsv: file(REPORT_FILES.validationCsv),
+      metadataCsv: file(REPORT_FILES.metadataCsv),
+      html: file(REPORT_FILES.html),
+      pngs: [file(REPORT_FILES.thicknessPng), file(REPORT_FILES.seriesPng)],
+    },
+    counts: {
+      entries: stats.entries,
+      ...stats.statusCounts,
+      patients: stats.patients.size,
+      studies: stats.studies.size,
+      series: stats.series.size,
+      instances: stats.instances,
+      seriesIssues: stats.issueCount,
+    },
+  };
+  logEvent(input.outDir, 'info', STAGE, 'report written', { counts: result.counts, reportsDir: ws.reportsDir });
+  return result;
+}
+
+/** One metadata.csv row in METADATA_COLUMNS order. */
+function metadataRow(r: InstanceRecord, runId: string): CsvCell[] {
+  const f = r.fields;
+  return [
+    f.sopInstanceUid, f.patientId, f.studyInstanceUid, f.seriesInstanceUid, num(f.sliceThickness),
+    num(f.pixelSpacingRow), num(f.pixelSpacingCol), f.studyDate, f.acquisitionDate, f.instanceNumber, f.modality,
+    f.rows, f.columns, f.transferSyntaxUid, r.organizedPath, r.source, f.fileSize, runId,
+  ];
+}
+
+/** Numbers exactly as extracted; anything else (NaN from a broken DS) becomes an empty cell. */
+function num(v: number | null | undefined): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** Stage files written by organize; one that is absent (nothing to report) reads as empty, with a warning. */
+async function* readOptionalRecords<T>(outDir: string, file: string): AsyncIterable<T> {
+  if (!fs.existsSync(file)) {
+    logEvent(outDir, 'warn', STAGE, 'stage file missing, treated as empty', { file });
+    return;
+  }
+  yield* readRecords<T>(file);
+}
+
+/** JSON lines, one record per non-empty line. */
+async function* readRecords<T>(file: string): AsyncIterable<T> {
+  const lines = readline.createInterface({ input: fs.createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (line.trim() !== '') yield JSON.parse(line) as T;
+  }
+}
+
+function writeFileAtomic(file: string, data: string | Buffer): void {
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+/** Heartbeats inside a Temporal activity; a no-op when called directly (tests, CLI). */
+function beat(count: number, what: string): void {
+  if (count % HEARTBEAT_EVERY !== 0) return;
+  try {
+    heartbeat({ [what]: count });
+  } catch {
+    /* not running as an activity */
+  }
+}
