@@ -1,0 +1,150 @@
+/**
+ * JSON-lines files, the format stages hand each other. Every writer is atomic: records go to a side
+ * file that is fsynced and renamed at the end, so a reader never sees half a file.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as readline from 'readline';
+
+/** Bytes gathered before one write() call, so a big file is not one syscall per record. */
+const WRITE_CHUNK = 256 * 1024;
+
+/** fsync a directory so a rename inside it survives a power loss; best effort (not all systems allow it). */
+async function syncDir(dir: string): Promise<void> {
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    handle = await fs.promises.open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Directory fsync is an extra guarantee, not a requirement.
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+/** Writes records as JSON lines to `file` atomically: to file + '.tmp', fsync, rename. Returns the record count. */
+export async function writeJsonLines(
+  file: string,
+  records: Iterable<unknown> | AsyncIterable<unknown>,
+): Promise<number> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const tmp = file + '.tmp';
+  const handle = await fs.promises.open(tmp, 'w');
+  let count = 0;
+  try {
+    let pending: string[] = [];
+    let pendingLength = 0;
+    for await (const record of records as AsyncIterable<unknown>) {
+      const line = JSON.stringify(record) + '\n';
+      pending.push(line);
+      pendingLength += line.length;
+      count++;
+      if (pendingLength >= WRITE_CHUNK) {
+        await handle.write(pending.join(''));
+        pending = [];
+        pendingLength = 0;
+      }
+    }
+    if (pending.length > 0) await handle.write(pending.join(''));
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  await fs.promises.rename(tmp, file);
+  await syncDir(path.dirname(file));
+  return count;
+}
+
+/** Streams JSON lines of `file`, line by line (never the whole file in memory). Blank lines are ignored. */
+export async function* readJsonLines<T>(file: string): AsyncIterable<T> {
+  const input = fs.createReadStream(file, { encoding: 'utf8' });
+  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  let lineNumber = 0;
+  try {
+    for await (const line of lines) {
+      lineNumber++;
+      if (line.trim() === '') continue;
+      let value: T;
+      try {
+        value = JSON.parse(line) as T;
+      } catch (err) {
+        throw new Error(`${file}:${lineNumber}: not a JSON line (${(err as Error).message})`);
+      }
+      yield value;
+    }
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}
+
+export interface Appender {
+  /** Appends one record; the line is written to the file (not only buffered) when the promise resolves. */
+  append(record: unknown): Promise<void>;
+  /** Bytes in the partial file, resumed prefix included: heartbeat this to resume later. */
+  bytesWritten(): number;
+  /** Records in the partial file, resumed prefix included. */
+  count(): number;
+  /** fsync, close, and rename file.partial → file. */
+  commit(): Promise<void>;
+  /** Close without committing (the partial file stays for a later resume). */
+  close(): Promise<void>;
+}
+
+/**
+ * An appender for long outputs, written to `file + '.partial'` and renamed on commit().
+ * Resumable: with resumeBytes the partial file is truncated to that many bytes (the last heartbeat)
+ * and appending goes on from there; without it the partial file starts empty.
+ */
+export async function openAppender(file: string, opts: { resumeBytes?: number } = {}): Promise<Appender> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const partial = file + '.partial';
+  const resumeBytes = opts.resumeBytes ?? 0;
+  let bytes = 0;
+  let records = 0;
+  if (resumeBytes > 0) {
+    const size = await fs.promises.stat(partial).then((s) => s.size, () => -1);
+    if (size < resumeBytes) {
+      throw new Error(`cannot resume ${partial}: it has ${size < 0 ? 'no' : size} bytes, the checkpoint says ${resumeBytes}`);
+    }
+    await fs.promises.truncate(partial, resumeBytes);
+    bytes = resumeBytes;
+    records = await countLines(partial);
+  }
+  const handle = await fs.promises.open(partial, resumeBytes > 0 ? 'a' : 'w');
+  let closed = false;
+  return {
+    async append(record) {
+      const line = Buffer.from(JSON.stringify(record) + '\n', 'utf8');
+      await handle.write(line);
+      bytes += line.length;
+      records++;
+    },
+    bytesWritten: () => bytes,
+    count: () => records,
+    async commit() {
+      await handle.sync();
+      await handle.close();
+      closed = true;
+      await fs.promises.rename(partial, file);
+      await syncDir(path.dirname(file));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await handle.close();
+    },
+  };
+}
+
+async function countLines(file: string): Promise<number> {
+  let lines = 0;
+  for await (const chunk of fs.createReadStream(file)) {
+    const buf = chunk as Buffer;
+    for (let at = buf.indexOf(10); at !== -1; at = buf.indexOf(10, at + 1)) lines++;
+  }
+  return lines;
+}

@@ -1,0 +1,91 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { openAppender, readJsonLines, writeJsonLines } from '../../src/io/jsonl';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jsonl-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+async function readAll<T>(file: string): Promise<T[]> {
+  const out: T[] = [];
+  for await (const r of readJsonLines<T>(file)) out.push(r);
+  return out;
+}
+
+test('writeJsonLines writes every record, creates folders, leaves no temp file', async () => {
+  const file = path.join(dir, 'a', 'b', 'out.jsonl');
+  const records = Array.from({ length: 20000 }, (_, i) => ({ i, s: 'é\n"x"'.repeat(i % 5) }));
+  expect(await writeJsonLines(file, records)).toBe(20000);
+  expect(await readAll(file)).toEqual(records);
+  expect(fs.readdirSync(path.dirname(file))).toEqual(['out.jsonl']);
+});
+
+test('writeJsonLines takes an async iterable', async () => {
+  const file = path.join(dir, 'out.jsonl');
+  async function* gen() {
+    for (let i = 0; i < 3; i++) yield { i };
+  }
+  expect(await writeJsonLines(file, gen())).toBe(3);
+  expect(await readAll(file)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+});
+
+test('writeJsonLines is atomic: a failing source leaves the old file intact and no temp file', async () => {
+  const file = path.join(dir, 'out.jsonl');
+  await writeJsonLines(file, [{ old: true }]);
+  async function* failing() {
+    yield { new: 1 };
+    throw new Error('source broke');
+  }
+  await expect(writeJsonLines(file, failing())).rejects.toThrow('source broke');
+  expect(await readAll(file)).toEqual([{ old: true }]);
+  expect(fs.existsSync(file + '.tmp')).toBe(false);
+});
+
+test('readJsonLines names the file and line of a broken line', async () => {
+  const file = path.join(dir, 'bad.jsonl');
+  fs.writeFileSync(file, '{"a":1}\n\n{oops\n');
+  await expect(readAll(file)).rejects.toThrow(`${file}:3: not a JSON line`);
+});
+
+test('appender: nothing at the final name before commit; resume truncates to the checkpoint', async () => {
+  const file = path.join(dir, 'long.jsonl');
+  const first = await openAppender(file);
+  await first.append({ n: 0 });
+  await first.append({ n: 1 });
+  const checkpoint = first.bytesWritten();
+  expect(first.count()).toBe(2);
+  await first.append({ n: 2 }); // written after the last heartbeat: must be dropped on resume
+  await first.close();
+  expect(fs.existsSync(file)).toBe(false);
+  expect(fs.statSync(file + '.partial').size).toBeGreaterThan(checkpoint);
+
+  const second = await openAppender(file, { resumeBytes: checkpoint });
+  expect(second.count()).toBe(2);
+  expect(second.bytesWritten()).toBe(checkpoint);
+  await second.append({ n: 2 });
+  await second.append({ n: 3 });
+  expect(second.count()).toBe(4);
+  expect(second.bytesWritten()).toBe(fs.statSync(file + '.partial').size);
+  await second.commit();
+  expect(await readAll(file)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }]);
+  expect(fs.existsSync(file + '.partial')).toBe(false);
+});
+
+test('appender without resumeBytes starts a fresh partial file', async () => {
+  const file = path.join(dir, 'long.jsonl');
+  const first = await openAppender(file);
+  await first.append({ stale: true });
+  await first.close();
+  const second = await openAppender(file);
+  await second.append({ fresh: true });
+  await second.commit();
+  expect(await readAll(file)).toEqual([{ fresh: true }]);
+});
+
+test('appender refuses to resume past the end of the partial file', async () => {
+  const file = path.join(dir, 'long.jsonl');
+  await expect(openAppender(file, { resumeBytes: 10 })).rejects.toThrow('cannot resume');
+});
