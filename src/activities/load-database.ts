@@ -1,0 +1,48 @@
+/**
+ * load database: the run's instances, outcomes and series issues into the SQL catalog.
+ * A thin wrapper over src/db/load.ts: heartbeats the cursor after each committed batch and resumes
+ * from it on a retry (upserts make rows re-sent after the last heartbeat harmless).
+ */
+import * as fs from 'fs';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { openCatalog } from '../db/catalog';
+import { loadCatalog, type LoadCursor } from '../db/load';
+import { workspace } from '../workspace';
+
+export interface LoadInput {
+  outDir: string;
+  dbUrl?: string;
+  runId: string;
+  /** What the run ingested, recorded in the runs table. */
+  source?: string;
+}
+
+export interface LoadResult {
+  instances: number;
+  validationRows: number;
+  seriesIssues: number;
+}
+
+export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
+  const ctx = Context.current();
+  const ws = workspace(input.outDir);
+  // Missing stage outputs will not appear by retrying: say so once.
+  const missing = [ws.instances, ws.outcomes, ws.seriesIssues].filter((f) => !fs.existsSync(f));
+  if (missing.length > 0) {
+    throw ApplicationFailure.nonRetryable(`load database: organize output missing: ${missing.join(', ')}`, 'MissingStageOutput');
+  }
+
+  const cursor = ctx.info.heartbeatDetails as Partial<LoadCursor> | undefined;
+  const db = await openCatalog({ outDir: input.outDir, dbUrl: input.dbUrl });
+  try {
+    return await loadCatalog(db, {
+      outDir: input.outDir,
+      runId: input.runId,
+      source: input.source,
+      cursor,
+      onProgress: (done) => ctx.heartbeat(done),
+    });
+  } finally {
+    await db.destroy();
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Opening the SQL catalog: SQLite at DIR/dicom.db by default, or whatever `--db URL` names.
+ * The same knex migrations give the same schema on both dialects.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import knexFactory, { type Knex } from 'knex';
+import { workspace } from '../workspace';
+import { migrationSource } from './migrations';
+
+export interface CatalogOptions {
+  /** Output folder DIR; its dicom.db is the default catalog. */
+  outDir?: string;
+  /** 'sqlite:///abs/path.db', a path ending in .db/.sqlite/.sqlite3, or 'postgres(ql)://...' */
+  dbUrl?: string;
+}
+
+export type CatalogTarget = { dialect: 'sqlite'; file: string } | { dialect: 'postgres'; url: string };
+
+/** Which database the options name. Throws a clear error for a URL we cannot use. */
+export function catalogTarget(opts: CatalogOptions): CatalogTarget {
+  const url = opts.dbUrl?.trim();
+  if (!url) {
+    if (!opts.outDir) throw new Error('No catalog: give an output folder (--out DIR) or a database URL (--db URL).');
+    return { dialect: 'sqlite', file: workspace(opts.outDir).dbFile };
+  }
+  if (/^postgres(ql)?:\/\//i.test(url)) return { dialect: 'postgres', url };
+  if (/^sqlite:/i.test(url)) {
+    // sqlite:///abs/path.db → /abs/path.db; sqlite://rel.db or sqlite:rel.db → rel.db
+    const rest = url.replace(/^sqlite:/i, '');
+    const file = rest.startsWith('///') ? rest.slice(2) : rest.replace(/^\/\//, '');
+    if (!file) throw new Error(`Database URL ${url} names no file.`);
+    return { dialect: 'sqlite', file: path.resolve(file) };
+  }
+  if (/\.(db|sqlite|sqlite3)$/i.test(url) && !/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    return { dialect: 'sqlite', file: path.resolve(url) };
+  }
+  throw new Error(
+    `Unsupported database URL "${maskPassword(url)}": use postgres://user:pass@host:port/db, ` +
+      'sqlite:///absolute/path.db or a file path ending in .db',
+  );
+}
+
+function maskPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
+}
+
+/** The catalog for printing: the SQLite file, or the PostgreSQL URL with its password masked. */
+export function describeDb(opts: CatalogOptions): string {
+  const target = catalogTarget(opts);
+  return target.dialect === 'sqlite' ? `SQLite ${target.file}` : `PostgreSQL ${maskPassword(target.url)}`;
+}
+
+// pg returns bigint (COUNT(*), file_size) and numeric as strings; our values fit a JS number.
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+const pgTypes = {
+  getTypeParser(oid: number, format?: string) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const types = require('pg').types;
+    if (oid === INT8_OID || oid === NUMERIC_OID) return (value: string) => Number(value);
+    return types.getTypeParser(oid, format);
+  },
+};
+
+/** A knex instance on the catalog, without touching the schema (db check inspects it as it is). */
+export function connectCatalog(opts: CatalogOptions): Knex {
+  const target = catalogTarget(opts);
+  if (target.dialect === 'postgres') {
+    return knexFactory({
+      client: 'pg',
+      connection: { connectionString: target.url, types: pgTypes } as Knex.PgConnectionConfig,
+      pool: { min: 0, max: 4 },
+    });
+  }
+  fs.mkdirSync(path.dirname(target.file), { recursive: true });
+  return knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename: target.file },
+    useNullAsDefault: true,
+    pool: {
+      afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+        try {
+          // WAL: readers (report, db check) never block the loader; NORMAL is durable enough under WAL.
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('synchronous = NORMAL');
+          conn.pragma('busy_timeout = 10000');
+          done(null, conn);
+        } catch (err) {
+          done(err as Error, conn);
+        }
+      },
+    },
+  });
+}
+
+/** A migrated knex instance on the catalog. The caller must `destroy()` it. */
+export async function openCatalog(opts: CatalogOptions): Promise<Knex> {
+  const db = connectCatalog(opts);
+  try {
+    await db.migrate.latest({ migrationSource });
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return db;
+}
+
+export function isPostgres(db: Knex): boolean {
+  return db.client.config.client === 'pg';
+}

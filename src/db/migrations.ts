@@ -1,0 +1,143 @@
+/**
+ * The catalog schema as knex migrations held in code (a migration source object), so they run from
+ * compiled dist/ without globbing a migrations folder. Never edit a released migration: add a new one.
+ */
+import type { Knex } from 'knex';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/** Columns of dicom_metadata required by the contract (db check verifies them). */
+export const DICOM_METADATA_COLUMNS = [
+  'sop_instance_uid',
+  'patient_id',
+  'study_instance_uid',
+  'series_instance_uid',
+  'slice_thickness',
+  'pixel_spacing_row',
+  'pixel_spacing_col',
+  'study_date',
+  'acquisition_date',
+  'instance_number',
+  'modality',
+  'rows',
+  'columns',
+  'transfer_syntax_uid',
+  'file_path',
+  'source_path',
+  'file_size',
+  'run_id',
+  'meta',
+] as const;
+
+export const VALIDATION_RESULTS_COLUMNS = ['run_id', 'path', 'status', 'code', 'message'] as const;
+export const SERIES_ISSUES_COLUMNS = ['series_instance_uid', 'code', 'message', 'run_id'] as const;
+export const SERIES_SUMMARY_COLUMNS = [
+  'series_instance_uid',
+  'study_instance_uid',
+  'patient_id',
+  'modality',
+  'slice_count',
+  'min_slice_thickness',
+  'max_slice_thickness',
+] as const;
+
+// study/patient/modality are constant within a series; MIN() picks the one value without a second GROUP BY key.
+const SERIES_SUMMARY_SQL = `
+CREATE VIEW series_summary AS
+SELECT series_instance_uid,
+       MIN(study_instance_uid) AS study_instance_uid,
+       MIN(patient_id) AS patient_id,
+       MIN(modality) AS modality,
+       COUNT(*) AS slice_count,
+       MIN(slice_thickness) AS min_slice_thickness,
+       MAX(slice_thickness) AS max_slice_thickness
+FROM dicom_metadata
+GROUP BY series_instance_uid`;
+
+const catalog001: Migration = {
+  async up(knex) {
+    await knex.schema.createTable('dicom_metadata', (t) => {
+      t.text('sop_instance_uid').primary();
+      t.text('patient_id');
+      t.text('study_instance_uid').notNullable();
+      t.text('series_instance_uid').notNullable();
+      // double, not float: PostgreSQL `real` is 4 bytes and would turn 0.7 into 0.699999988.
+      t.double('slice_thickness');
+      t.double('pixel_spacing_row');
+      t.double('pixel_spacing_col');
+      t.text('study_date');
+      t.text('acquisition_date');
+      t.integer('instance_number');
+      t.text('modality');
+      t.integer('rows');
+      t.integer('columns');
+      t.text('transfer_syntax_uid');
+      t.text('file_path').notNullable();
+      t.text('source_path').notNullable();
+      t.bigInteger('file_size').notNullable();
+      t.text('run_id').notNullable();
+      // jsonb on PostgreSQL; on SQLite knex declares it `json` (text, queryable with json_extract).
+      t.jsonb('meta');
+      t.index(['study_instance_uid'], 'dicom_metadata_study_idx');
+      t.index(['series_instance_uid'], 'dicom_metadata_series_idx');
+      t.index(['patient_id'], 'dicom_metadata_patient_idx');
+    });
+
+    await knex.schema.createTable('validation_results', (t) => {
+      t.text('run_id').notNullable();
+      t.text('path').notNullable();
+      t.text('status').notNullable();
+      t.text('code').notNullable();
+      t.text('message').notNullable();
+      // Position in source order, so the table reads like validation.csv.
+      t.integer('entry_index');
+      t.primary(['run_id', 'path']);
+      t.index(['status'], 'validation_results_status_idx');
+    });
+
+    await knex.schema.createTable('series_issues', (t) => {
+      t.text('series_instance_uid').notNullable();
+      t.text('code').notNullable();
+      t.text('message').notNullable();
+      t.text('run_id').notNullable();
+      t.unique(['series_instance_uid', 'code', 'message', 'run_id'], { indexName: 'series_issues_unique' });
+    });
+
+    await knex.schema.createTable('runs', (t) => {
+      t.text('run_id').primary();
+      t.text('source');
+      t.text('loaded_at').notNullable(); // ISO timestamp of the last load of this run
+      t.integer('instances').notNullable();
+      t.integer('validation_rows').notNullable();
+      t.integer('series_issues').notNullable();
+    });
+
+    await knex.raw(SERIES_SUMMARY_SQL);
+  },
+  async down(knex) {
+    await knex.raw('DROP VIEW IF EXISTS series_summary');
+    await knex.schema.dropTableIfExists('runs');
+    await knex.schema.dropTableIfExists('series_issues');
+    await knex.schema.dropTableIfExists('validation_results');
+    await knex.schema.dropTableIfExists('dicom_metadata');
+  },
+};
+
+const MIGRATIONS: Record<string, Migration> = {
+  '001_catalog': catalog001,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  async getMigrations() {
+    return Object.keys(MIGRATIONS).sort();
+  },
+  getMigrationName(name) {
+    return name;
+  },
+  async getMigration(name) {
+    return MIGRATIONS[name];
+  },
+};

@@ -1,0 +1,247 @@
+/** The catalog contract on real SQLite and real PostgreSQL: schema, values, JSON queries, idempotent loads. */
+import * as path from 'path';
+import type { Knex } from 'knex';
+import { catalogTarget, describeDb, openCatalog } from '../../src/db/catalog';
+import { loadCatalog, metaJson, rowsPerStatement, type LoadCursor } from '../../src/db/load';
+import { DICOM_METADATA_COLUMNS } from '../../src/db/migrations';
+import { startPostgres, type TestPostgres } from '../helpers/postgres';
+import { freshPgDatabase, instance, outcome, SERIES_CR, SERIES_CT, smallRun, STUDY, tempDir, writeRun } from './fixtures';
+
+type Dialect = 'sqlite' | 'postgres';
+let server: Promise<TestPostgres> | undefined;
+
+afterAll(async () => {
+  if (server) await (await server).stop();
+});
+
+/** A new output folder and an empty catalog of the dialect (PostgreSQL started on first use). */
+async function fresh(dialect: Dialect): Promise<{ outDir: string; dbUrl?: string }> {
+  const outDir = tempDir();
+  if (dialect === 'sqlite') return { outDir };
+  server ??= startPostgres();
+  return { outDir, dbUrl: await freshPgDatabase((await server).url) };
+}
+
+async function withCatalog<T>(opts: { outDir: string; dbUrl?: string }, fn: (db: Knex) => Promise<T>): Promise<T> {
+  const db = await openCatalog(opts);
+  try {
+    return await fn(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function count(db: Knex, table: string): Promise<number> {
+  const [row] = await db(table).count<{ n: number }[]>({ n: '*' });
+  return Number(row.n);
+}
+
+/** Column name → declared type, from the database's own catalog. */
+async function columnTypes(db: Knex, dialect: Dialect, table: string): Promise<Record<string, string>> {
+  if (dialect === 'sqlite') {
+    const cols: { name: string; type: string }[] = await db.raw(`PRAGMA table_info(${table})`);
+    return Object.fromEntries(cols.map((c) => [c.name, c.type.toLowerCase()]));
+  }
+  const res = await db.raw(
+    'SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?',
+    [table],
+  );
+  return Object.fromEntries(res.rows.map((c: { column_name: string; data_type: string }) => [c.column_name, c.data_type]));
+}
+
+async function indexNames(db: Knex, dialect: Dialect, table: string): Promise<string[]> {
+  if (dialect === 'sqlite') {
+    const rows: { name: string }[] = await db.raw(`PRAGMA index_list(${table})`);
+    return rows.map((r) => r.name);
+  }
+  const res = await db.raw('SELECT indexname FROM pg_indexes WHERE tablename = ?', [table]);
+  return res.rows.map((r: { indexname: string }) => r.indexname);
+}
+
+const PN_SQL: Record<Dialect, string> = {
+  sqlite: `SELECT json_extract(meta, '$."00100010".Value[0].Alphabetic') AS name, json_extract(meta, '$."00100010".Value[0].Ideographic') AS ideo FROM dicom_metadata WHERE sop_instance_uid = ?`,
+  postgres: `SELECT meta->'00100010'->'Value'->0->>'Alphabetic' AS name, meta->'00100010'->'Value'->0->>'Ideographic' AS ideo FROM dicom_metadata WHERE sop_instance_uid = ?`,
+};
+
+async function rawRows(db: Knex, dialect: Dialect, sql: string, bindings: unknown[]): Promise<Record<string, unknown>[]> {
+  const res = await db.raw(sql, bindings as Knex.RawBinding[]);
+  return dialect === 'sqlite' ? res : res.rows;
+}
+
+describe('catalog target', () => {
+  test('URLs and paths name the right database, passwords masked', () => {
+    expect(catalogTarget({ outDir: '/tmp/out' })).toEqual({ dialect: 'sqlite', file: path.resolve('/tmp/out/dicom.db') });
+    expect(catalogTarget({ dbUrl: 'sqlite:///var/x/cat.db' })).toEqual({ dialect: 'sqlite', file: '/var/x/cat.db' });
+    expect(catalogTarget({ dbUrl: 'rel/cat.db' })).toEqual({ dialect: 'sqlite', file: path.resolve('rel/cat.db') });
+    expect(catalogTarget({ dbUrl: 'postgresql://u:p@h:5432/d' }).dialect).toBe('postgres');
+    expect(describeDb({ dbUrl: 'postgres://alice:s3cret@db:5432/dicom' })).toBe('PostgreSQL postgres://alice:***@db:5432/dicom');
+    expect(() => catalogTarget({ dbUrl: 'mysql://h/d' })).toThrow(/Unsupported database URL/);
+    expect(() => catalogTarget({})).toThrow(/--out DIR/);
+  });
+
+  test('statements stay under each dialect limit', () => {
+    expect(rowsPerStatement(19, 'sqlite')).toBe(500);
+    expect(rowsPerStatement(19, 'sqlite', 5000)).toBe(500); // SQLite compound SELECT limit
+    expect(rowsPerStatement(19, 'postgres', 5000)).toBe(3449); // 65535 / 19
+    expect(rowsPerStatement(200, 'sqlite', 5000)).toBe(163); // 32766 / 200
+  });
+
+  test('a NUL inside a JSON string is dropped, an escaped backslash before u0000 is kept', () => {
+    expect(metaJson({ a: { vr: 'LO', Value: ['x\u0000'] } })).toBe('{"a":{"vr":"LO","Value":["x"]}}');
+    expect(metaJson({ a: 'path\\u0000' })).toBe(JSON.stringify({ a: 'path\\u0000' }));
+  });
+});
+
+describe.each<Dialect>(['sqlite', 'postgres'])('%s catalog', (dialect) => {
+  const expectedTypes: Record<Dialect, Record<string, string>> = {
+    sqlite: { sop_instance_uid: 'text', slice_thickness: 'float', pixel_spacing_row: 'float', instance_number: 'integer', rows: 'integer', file_size: 'bigint', meta: 'json', study_date: 'text' },
+    postgres: { sop_instance_uid: 'text', slice_thickness: 'double precision', pixel_spacing_row: 'double precision', instance_number: 'integer', rows: 'integer', file_size: 'bigint', meta: 'jsonb', study_date: 'text' },
+  };
+
+  test('schema: contract columns, types, keys and indexes', async () => {
+    const opts = await fresh(dialect);
+    await withCatalog(opts, async (db) => {
+      const types = await columnTypes(db, dialect, 'dicom_metadata');
+      expect(Object.keys(types).sort()).toEqual([...DICOM_METADATA_COLUMNS].sort());
+      for (const [col, type] of Object.entries(expectedTypes[dialect])) expect([col, types[col]]).toEqual([col, type]);
+      expect(Object.keys(await columnTypes(db, dialect, 'validation_results'))).toEqual(
+        expect.arrayContaining(['run_id', 'path', 'status', 'code', 'message']),
+      );
+      expect(Object.keys(await columnTypes(db, dialect, 'series_issues')).sort()).toEqual(['code', 'message', 'run_id', 'series_instance_uid']);
+      expect(Object.keys(await columnTypes(db, dialect, 'series_summary')).sort()).toEqual(
+        ['max_slice_thickness', 'min_slice_thickness', 'modality', 'patient_id', 'series_instance_uid', 'slice_count', 'study_instance_uid'],
+      );
+      expect(await indexNames(db, dialect, 'dicom_metadata')).toEqual(
+        expect.arrayContaining(['dicom_metadata_study_idx', 'dicom_metadata_series_idx', 'dicom_metadata_patient_idx']),
+      );
+      // primary key: a second row with the same SOP Instance UID is refused
+      const row = { sop_instance_uid: 'x', study_instance_uid: 's', series_instance_uid: 'r', file_path: 'f', source_path: 'p', file_size: 1, run_id: 'r1' };
+      await db('dicom_metadata').insert(row);
+      await expect(db('dicom_metadata').insert(row)).rejects.toThrow();
+      await expect(db('validation_results').insert([outcomeRowFor('r1', 'a'), outcomeRowFor('r1', 'a')])).rejects.toThrow();
+    });
+  });
+
+  test('values land as the contract says, meta queryable as JSON', async () => {
+    const opts = await fresh(dialect);
+    const run = smallRun();
+    await writeRun(opts.outDir, run);
+    await withCatalog(opts, async (db) => {
+      const counts = await loadCatalog(db, { outDir: opts.outDir, runId: 'run-1', source: 'demo.zip' });
+      expect(counts).toEqual({ instances: 6, validationRows: 8, seriesIssues: 1 });
+
+      const ct3 = await db('dicom_metadata').where({ sop_instance_uid: `${SERIES_CT}.3` }).first();
+      expect(ct3).toMatchObject({
+        patient_id: 'LIDC-IDRI-0001',
+        study_instance_uid: STUDY,
+        series_instance_uid: SERIES_CT,
+        slice_thickness: 2.5,
+        pixel_spacing_row: 0.703125,
+        pixel_spacing_col: 0.703125,
+        study_date: '2000-01-01',
+        acquisition_date: '2000-01-02',
+        instance_number: 3,
+        modality: 'CT',
+        rows: 512,
+        columns: 512,
+        transfer_syntax_uid: '1.2.840.10008.1.2.1',
+        file_path: `organized/LIDC-IDRI-0001/${STUDY}/${SERIES_CT}/${SERIES_CT}.3.dcm`,
+        source_path: 'LIDC-IDRI/LIDC-IDRI-0001/study/ct/1-003.dcm',
+        file_size: 525003,
+        run_id: 'run-1',
+      });
+      const cr = await db('dicom_metadata').where({ sop_instance_uid: `${SERIES_CR}.1` }).first();
+      expect(cr.acquisition_date).toBeNull();
+      expect(cr.slice_thickness).toBeNull();
+
+      const [pn] = await rawRows(db, dialect, PN_SQL[dialect], [`${SERIES_CT}.3`]);
+      expect(pn).toEqual({ name: 'Yamada^Tarou', ideo: '山田^太郎' });
+
+      const invalid = await db('validation_results').where({ run_id: 'run-1', status: 'invalid' });
+      expect(invalid).toEqual([
+        expect.objectContaining({ path: 'LIDC-IDRI/file-7.dcm', code: 'TRUNCATED', message: 'problem TRUNCATED in entry 7', entry_index: 7 }),
+      ]);
+      expect(await db('series_issues').select('series_instance_uid', 'code', 'run_id')).toEqual([
+        { series_instance_uid: SERIES_CT, code: 'MIXED_SLICE_THICKNESS', run_id: 'run-1' },
+      ]);
+      expect(await db('runs').first()).toMatchObject({ run_id: 'run-1', source: 'demo.zip', instances: 6, validation_rows: 8, series_issues: 1 });
+
+      const summary = await db('series_summary').orderBy('series_instance_uid');
+      expect(summary.map((s) => ({ ...s, slice_count: Number(s.slice_count) }))).toEqual([
+        { series_instance_uid: SERIES_CT, study_instance_uid: STUDY, patient_id: 'LIDC-IDRI-0001', modality: 'CT', slice_count: 5, min_slice_thickness: 1.25, max_slice_thickness: 2.5 },
+        { series_instance_uid: SERIES_CR, study_instance_uid: STUDY, patient_id: 'LIDC-IDRI-0001', modality: 'CR', slice_count: 1, min_slice_thickness: null, max_slice_thickness: null },
+      ]);
+    });
+  });
+
+  test('loading twice gives the same rows; a re-run updates values and drops findings that went away', async () => {
+    const opts = await fresh(dialect);
+    const run = smallRun();
+    await writeRun(opts.outDir, run);
+    const tables = ['dicom_metadata', 'validation_results', 'series_issues', 'runs'];
+    await withCatalog(opts, async (db) => {
+      await loadCatalog(db, { outDir: opts.outDir, runId: 'run-1' });
+      const first = await Promise.all(tables.map((t) => count(db, t)));
+      expect(first).toEqual([6, 8, 1, 1]);
+      await loadCatalog(db, { outDir: opts.outDir, runId: 'run-1' });
+      expect(await Promise.all(tables.map((t) => count(db, t)))).toEqual(first);
+
+      run.instances[0].fields.modality = 'OT';
+      run.issues = [];
+      await writeRun(opts.outDir, run);
+      await loadCatalog(db, { outDir: opts.outDir, runId: 'run-1' });
+      expect(await Promise.all(tables.map((t) => count(db, t)))).toEqual([6, 8, 0, 1]);
+      expect((await db('dicom_metadata').where({ sop_instance_uid: `${SERIES_CT}.1` }).first()).modality).toBe('OT');
+    });
+  });
+
+  test('a load interrupted after a batch resumes from its cursor without duplicates', async () => {
+    const opts = await fresh(dialect);
+    const instances = Array.from({ length: 230 }, (_, k) => instance(k + 1));
+    const outcomes = instances.map((_, i) => outcome(i));
+    await writeRun(opts.outDir, { instances, outcomes, issues: [] });
+    await withCatalog(opts, async (db) => {
+      let saved: LoadCursor | undefined;
+      const crash = new Error('worker died');
+      await expect(
+        loadCatalog(db, {
+          outDir: opts.outDir,
+          runId: 'run-1',
+          batchSize: 100,
+          onProgress: (c) => {
+            saved = c;
+            if (c.instances >= 200) throw crash;
+          },
+        }),
+      ).rejects.toBe(crash);
+      expect(saved).toEqual({ instances: 200, outcomes: 0, seriesIssues: 0 });
+      expect(await count(db, 'dicom_metadata')).toBe(200);
+
+      const progress: LoadCursor[] = [];
+      const counts = await loadCatalog(db, { outDir: opts.outDir, runId: 'run-1', batchSize: 100, cursor: saved, onProgress: (c) => void progress.push(c) });
+      expect(counts).toEqual({ instances: 230, validationRows: 230, seriesIssues: 0 });
+      // resumed: the first batch written was the remaining 30 instances, not the first 100 again
+      expect(progress[0]).toEqual({ instances: 230, outcomes: 0, seriesIssues: 0 });
+      expect(await count(db, 'dicom_metadata')).toBe(230);
+      expect(await count(db, 'validation_results')).toBe(230);
+    });
+  });
+
+  test('text with NUL characters and odd numbers still loads', async () => {
+    const opts = await fresh(dialect);
+    const odd = instance(1, SERIES_CT, { patientId: 'P\u00001', instanceNumber: 1.5, sliceThickness: Number.NaN });
+    odd.meta['00081030'] = { vr: 'LO', Value: ['Chest\u0000'] };
+    await writeRun(opts.outDir, { instances: [odd], outcomes: [], issues: [] });
+    await withCatalog(opts, async (db) => {
+      await loadCatalog(db, { outDir: opts.outDir, runId: 'r' });
+      const row = await db('dicom_metadata').first();
+      expect(row).toMatchObject({ patient_id: 'P1', instance_number: null, slice_thickness: null });
+      const meta = typeof row.meta === 'string' ? JSON.parse(row.meta) : row.meta;
+      expect(meta['00081030']).toEqual({ vr: 'LO', Value: ['Chest'] });
+    });
+  });
+});
+
+function outcomeRowFor(runId: string, p: string) {
+  return { run_id: runId, path: p, status: 'valid', code: 'OK', message: 'valid' };
+}
