@@ -5,4 +5,5 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
   testTimeout: 120000,
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };

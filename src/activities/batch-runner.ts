@@ -1,0 +1,67 @@
+/**
+ * One batch of a per-file stage, resumable: results are appended to a partial file and the cursor
+ * (records done, bytes written) is heartbeated, so a retried batch truncates to the last heartbeat and
+ * goes on from there. A finished batch file is never redone.
+ */
+import * as fs from 'fs';
+import { Context } from '@temporalio/activity';
+import { openAppender, readJsonLines } from '../io/jsonl';
+import type { BatchResult } from '../workflows/types';
+
+export interface BatchCursor {
+  done: number;
+  bytes: number;
+}
+
+/** Files handed to the read pool at a time: enough to keep every core busy, small enough to heartbeat often. */
+const CHUNK = 32;
+const HEARTBEAT_EVERY_MS = 1000;
+
+export async function collect<T>(file: string): Promise<T[]> {
+  const out: T[] = [];
+  for await (const record of readJsonLines<T>(file)) out.push(record);
+  return out;
+}
+
+async function countResults(outputFile: string, isInvalid: (r: unknown) => boolean): Promise<{ processed: number; invalid: number }> {
+  let processed = 0;
+  let invalid = 0;
+  for await (const record of readJsonLines<unknown>(outputFile)) {
+    processed++;
+    if (isInvalid(record)) invalid++;
+  }
+  return { processed, invalid };
+}
+
+export async function runResumableBatch<In, Out>(args: {
+  batchIndex: number;
+  items: () => Promise<In[]>;
+  outputFile: string;
+  /** Processes a chunk of items; one result per item, in order (null: nothing to write for it). */
+  work: (chunk: In[]) => Promise<(Out | null)[]>;
+  isInvalid: (result: Out) => boolean;
+}): Promise<BatchResult> {
+  const { batchIndex, outputFile } = args;
+  const isInvalid = args.isInvalid as (r: unknown) => boolean;
+  if (fs.existsSync(outputFile)) return { batchIndex, ...(await countResults(outputFile, isInvalid)) };
+
+  const ctx = Context.current();
+  const items = await args.items();
+  const resumed = ctx.info.heartbeatDetails as BatchCursor | undefined;
+  const start = resumed?.done ?? 0;
+  const out = await openAppender(outputFile, { resumeBytes: resumed?.bytes ?? 0 });
+  let lastBeat = 0;
+  for (let at = start; at < items.length; at += CHUNK) {
+    const chunk = items.slice(at, at + CHUNK);
+    const results = await args.work(chunk);
+    for (const result of results) if (result !== null) await out.append(result);
+    const cursor: BatchCursor = { done: at + chunk.length, bytes: out.bytesWritten() };
+    if (Date.now() - lastBeat >= HEARTBEAT_EVERY_MS || cursor.done === items.length) {
+      ctx.heartbeat(cursor);
+      lastBeat = Date.now();
+    }
+    if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
+  }
+  await out.commit();
+  return { batchIndex, ...(await countResults(outputFile, isInvalid)) };
+}

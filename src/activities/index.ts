@@ -1,0 +1,8 @@
+// The activities, one module per stage, in pipeline order.
+export { download } from './download';
+export { extract } from './extract';
+export { validateBatch } from './validate';
+export { readMetadataBatch } from './metadata';
+export { organize } from './organize';
+export { loadDatabase } from './load-database';
+export { writeReport } from './report';

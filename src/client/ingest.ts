@@ -1,0 +1,155 @@
+/**
+ * `dicomflow ingest`: starts the ingestDataset workflow (or attaches to the unfinished run of the same source
+ * and folder, or reports the finished one), shows live progress from the workflow's query, prints a summary.
+ * With no TEMPORAL_ADDRESS it runs on the embedded default: a local dev server for DIR plus an in-process worker.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { ensureDevServer } from '../temporal/dev-server';
+import { createWorker, DEFAULT_TASK_QUEUE } from '../worker';
+import { ingestDataset, progressQuery } from '../workflows';
+import type { IngestInput, IngestSummary } from '../workflows/types';
+import { workspace } from '../workspace';
+import { checkUrlReachable, resolveSource, workflowIdFor } from './source';
+import { progressLine, summaryText } from './progress';
+
+export interface IngestOptions {
+  source: string;
+  outDir: string;
+  dbUrl?: string;
+  sha256?: string;
+  runId?: string;
+  rerun?: boolean;
+  batchSize?: number;
+  concurrency?: number;
+  taskQueue?: string;
+  maxUncompressedBytes?: number;
+}
+
+const print = (line: string) => process.stdout.write(line + '\n');
+
+/** Returns the exit code. Throws UsageError for an unusable source. */
+export async function runIngest(opts: IngestOptions): Promise<number> {
+  const outDir = path.resolve(opts.outDir);
+  const source = resolveSource(opts.source);
+  const workflowId = opts.runId ?? workflowIdFor(source, outDir);
+  fs.mkdirSync(outDir, { recursive: true });
+
+  const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const taskQueue = opts.taskQueue ?? process.env.DICOMFLOW_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
+  const external = process.env.TEMPORAL_ADDRESS;
+  let address: string;
+  let uiUrl: string | undefined;
+  if (external) {
+    address = external;
+    uiUrl = process.env.TEMPORAL_UI_URL;
+  } else {
+    const server = await ensureDevServer(outDir, (m) => process.stderr.write(m + '\n'));
+    address = server.address;
+    uiUrl = server.uiUrl;
+    print(`${server.reused ? 'Using' : 'Started'} the local Temporal server for ${outDir}: ${address}, Web UI ${uiUrl}`);
+  }
+
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace });
+  let worker: Worker | undefined;
+  let nativeConnection: NativeConnection | undefined;
+  try {
+    let handle = client.workflow.getHandle(workflowId);
+    const status = await handle
+      .describe()
+      .then((d) => d.status.name)
+      .catch((err) => {
+        if (err instanceof WorkflowNotFoundError) return 'NONE';
+        throw err;
+      });
+
+    if (status === 'COMPLETED' && !opts.rerun) {
+      print(`This source was already ingested into ${outDir} (run ${workflowId}); --rerun starts a new run.`);
+      print(summaryText((await handle.result()) as IngestSummary, { workflowId, uiUrl, namespace }));
+      return 0;
+    }
+    if (status !== 'RUNNING') {
+      if (source.kind === 'url') await checkUrlReachable(source.location);
+      if (opts.rerun) fs.rmSync(workspace(outDir).workDir, { recursive: true, force: true }); // recompute every stage
+      const input: IngestInput = {
+        source: source.location,
+        sourceKind: source.kind,
+        outDir,
+        runId: opts.rerun ? `${workflowId}-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}` : workflowId,
+        dbUrl: opts.dbUrl,
+        sha256: opts.sha256,
+        batchSize: opts.batchSize ?? 250,
+        concurrency: opts.concurrency ?? Math.max(2, os.availableParallelism() * 2),
+        maxUncompressedBytes: opts.maxUncompressedBytes,
+      };
+      handle = await client.workflow.start(ingestDataset, { taskQueue, workflowId, args: [input] });
+      print(status === 'NONE' || opts.rerun ? `Started run ${workflowId}` : `Previous run ended ${status}; started it again (finished stages are not redone)`);
+    } else {
+      print(`Resuming the unfinished run ${workflowId}`);
+    }
+
+    if (!external) {
+      // Worker warnings go to DIR/logs, not over the progress line.
+      const workerLog = path.join(workspace(outDir).logsDir, 'worker.log');
+      fs.mkdirSync(path.dirname(workerLog), { recursive: true });
+      Runtime.install({ logger: new DefaultLogger('WARN', (e) => fs.appendFileSync(workerLog, `${new Date().toISOString()} ${e.level} ${e.message} ${JSON.stringify(e.meta ?? {})}\n`)) });
+      nativeConnection = await NativeConnection.connect({ address });
+      worker = await createWorker({ connection: nativeConnection, namespace, taskQueue });
+    }
+    const onSigint = () => {
+      process.stderr.write('\nInterrupted: the run stays where it is; run the same command again to resume it.\n');
+      process.exit(130);
+    };
+    process.once('SIGINT', onSigint);
+
+    const result = watch(handle.workflowId, client, handle.result() as Promise<IngestSummary>);
+    const summary = worker ? await worker.runUntil(result) : await result;
+    process.removeListener('SIGINT', onSigint);
+    print(summaryText(summary, { workflowId, uiUrl, namespace }));
+    if (!external) print(`  The local Temporal server keeps running for the Web UI; stop it with: dicomflow server stop --out ${outDir}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      const cause = err.cause?.message ?? err.message;
+      process.stderr.write(`\ndicomflow: run ${workflowId} failed: ${cause}\n`);
+      process.stderr.write(`  fix the cause and run the same command again: finished stages are not redone${uiUrl ? `; details: ${uiUrl}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}` : ''}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await nativeConnection?.close().catch(() => undefined);
+    await connection.close();
+  }
+}
+
+/** Prints progress from the workflow's query until `result` settles. */
+async function watch<T>(workflowId: string, client: Client, result: Promise<T>): Promise<T> {
+  const tty = process.stdout.isTTY;
+  let last = '';
+  let lastPrinted = 0;
+  let settled = false;
+  result.finally(() => (settled = true)).catch(() => undefined);
+  const poll = async () => {
+    while (!settled) {
+      try {
+        const line = progressLine(await client.workflow.getHandle(workflowId).query(progressQuery));
+        if (tty) process.stdout.write(`\r\x1b[2K${line}`);
+        else if (line !== last && (Date.now() - lastPrinted > 2000 || line.split(']')[0] !== last.split(']')[0])) {
+          print(line);
+          lastPrinted = Date.now();
+        }
+        last = line;
+      } catch {
+        /* no worker has answered yet */
+      }
+      await new Promise((r) => setTimeout(r, tty ? 300 : 500));
+    }
+    if (tty) process.stdout.write('\n');
+  };
+  const [value] = await Promise.all([result, poll()]);
+  return value;
+}

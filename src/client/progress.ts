@@ -1,0 +1,35 @@
+/** The live progress line and the final summary that `dicomflow ingest` prints. */
+import type { IngestSummary, Progress } from '../workflows/types';
+
+export function progressLine(p: Progress): string {
+  const current = p.stages.find((s) => s.stage === p.stage);
+  const elapsed = p.stages.filter((s) => s.state === 'done').map((s) => `${s.stage} ${s.seconds?.toFixed(1)}s`);
+  let detail = '';
+  if (p.stage === 'validate') detail = `${p.validated}/${p.candidates} files, ${p.invalid} invalid`;
+  else if (p.stage === 'metadata') detail = `${p.metadataRead}/${p.candidates - p.invalid} files`;
+  else if (p.found > 0) detail = `${p.found} entries, ${p.invalid} invalid`;
+  const state = current?.state === 'running' ? '' : ` (${current?.state ?? p.stage})`;
+  return `[${p.stage}${state}] ${detail}${elapsed.length ? `   done: ${elapsed.join(', ')}` : ''}`;
+}
+
+export function summaryText(s: IngestSummary, extra: { workflowId: string; uiUrl?: string; namespace: string }): string {
+  const c = s.counts;
+  const stageTimes = Object.entries(s.stageSeconds)
+    .map(([stage, sec]) => `${stage} ${sec.toFixed(1)} s`)
+    .join(', ');
+  const lines = [
+    `dicomflow run ${s.runId} completed`,
+    `  files found ${c.entries}: valid ${c.valid}, invalid ${c.invalid}, duplicates ${c.duplicate}, conflicts ${c.conflict}, skipped ${c.skipped}, refused ${c.refused}`,
+    `  catalog: ${c.patients} patients, ${c.studies} studies, ${c.series} series, ${c.instances} instances` +
+      (c.seriesIssues ? ` (${c.seriesIssues} series issues, see the report)` : ''),
+    `  time per stage: ${stageTimes}`,
+    `  outputs:`,
+    `    organized tree   ${s.outputs.organized}`,
+    `    database         ${s.outputs.database}`,
+    ...s.outputs.reports.map((r, k) => `    ${k === 0 ? 'reports          ' : '                 '}${r}`),
+    `    log              ${s.outputs.log}`,
+    `  workflow ${extra.workflowId}` +
+      (extra.uiUrl ? `   Temporal UI ${extra.uiUrl}/namespaces/${extra.namespace}/workflows/${encodeURIComponent(extra.workflowId)}` : ''),
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,23 @@
+/** The dicomflow worker: the workflows plus one activity module per stage, on one task queue. */
+import * as fs from 'fs';
+import * as path from 'path';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import * as activities from '../activities';
+
+export const DEFAULT_TASK_QUEUE = 'dicomflow';
+
+/** Prebuilt by `npm run build` (src/worker/bundle.ts), so a worker starts in a second instead of bundling. */
+const PREBUILT_BUNDLE = path.resolve(__dirname, '../workflow-bundle.js');
+
+export async function createWorker(opts: { connection: NativeConnection; namespace?: string; taskQueue?: string }): Promise<Worker> {
+  const workflows = fs.existsSync(PREBUILT_BUNDLE) ? { workflowBundle: { codePath: PREBUILT_BUNDLE } } : { workflowsPath: require.resolve('../workflows') };
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
+    ...workflows,
+    activities,
+    // Batch activities share a thread pool that uses every core; a few in flight keep it fed.
+    maxConcurrentActivityTaskExecutions: 8,
+  });
+}

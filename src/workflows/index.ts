@@ -1,0 +1,4 @@
+// Workflows registered with the worker (bundled for Temporal's deterministic sandbox: no Node APIs in here).
+export { ingestDataset } from './ingest';
+export { processBatches } from './batches';
+export { progressQuery, batchDoneSignal } from './messages';

@@ -1,0 +1,8 @@
+// Queries and signals of the workflows, shared by the workflows and the client.
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { Progress } from './types';
+
+/** Live progress of an ingestDataset run: stage, counts, timings. */
+export const progressQuery = defineQuery<Progress>('progress');
+/** Sent by the processBatches children after each batch, so `progress` counts files as they go. */
+export const batchDoneSignal = defineSignal<[{ stage: 'validate' | 'metadata'; processed: number; invalid: number }]>('batchDone');

@@ -1,0 +1,87 @@
+/** Inputs, results and progress of the workflows: paths and counts only, never file lists. */
+
+export type StageName = 'download' | 'extract' | 'validate' | 'metadata' | 'organize' | 'load' | 'report';
+export const STAGES: StageName[] = ['download', 'extract', 'validate', 'metadata', 'organize', 'load', 'report'];
+
+export interface IngestInput {
+  /** URL, or absolute path of a zip or folder. */
+  source: string;
+  sourceKind: 'url' | 'zip' | 'folder';
+  outDir: string;
+  runId: string;
+  dbUrl?: string;
+  sha256?: string;
+  /** Candidate files per batch activity. */
+  batchSize: number;
+  /** Batch activities in flight at once (across all workers). */
+  concurrency: number;
+  maxUncompressedBytes?: number;
+}
+
+export interface StageProgress {
+  stage: StageName;
+  state: 'pending' | 'running' | 'done' | 'skipped';
+  seconds?: number;
+  done?: number;
+  total?: number;
+}
+
+export interface Progress {
+  stage: StageName | 'done';
+  stages: StageProgress[];
+  /** Files (entries) found in the source, once extracted. */
+  found: number;
+  /** Files to check (entries that are neither skipped nor refused). */
+  candidates: number;
+  validated: number;
+  invalid: number;
+  metadataRead: number;
+}
+
+export interface IngestSummary {
+  runId: string;
+  source: string;
+  outDir: string;
+  counts: {
+    entries: number;
+    valid: number;
+    invalid: number;
+    duplicate: number;
+    conflict: number;
+    skipped: number;
+    refused: number;
+    patients: number;
+    studies: number;
+    series: number;
+    instances: number;
+    seriesIssues: number;
+  };
+  stageSeconds: Record<string, number>;
+  outputs: { organized: string; database: string; reports: string[]; log: string };
+}
+
+/** Input of the child workflow that runs one batched stage; carried across continue-as-new. */
+export interface BatchStageInput {
+  stage: 'validate' | 'metadata';
+  outDir: string;
+  batchCount: number;
+  concurrency: number;
+  /** Parent to report progress to. */
+  parentWorkflowId: string;
+  /** First batch not yet finished (continue-as-new resumes here). */
+  nextBatch: number;
+  processed: number;
+  invalid: number;
+}
+
+export interface BatchStageResult {
+  processed: number;
+  invalid: number;
+}
+
+/** What one batch activity reports. */
+export interface BatchResult {
+  batchIndex: number;
+  processed: number;
+  invalid: number;
+}

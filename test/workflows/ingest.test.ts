@@ -1,0 +1,94 @@
+/**
+ * The whole workflow on a real local Temporal dev server over a `synth --broken` zip: the catalog holds exactly
+ * the valid instances, every entry has its expected status and code, nothing is written outside DIR.
+ * With DICOMFLOW_RECORD_HISTORIES=1 it also saves the histories replayed by replay.test.ts.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import * as activities from '../../src/activities';
+import { ingestDataset } from '../../src/workflows';
+import { synthesize, type SynthManifest } from '../../src/synth';
+import { openCatalog } from '../../src/db/catalog';
+import { localTemporal } from '../helpers/temporal';
+import { expectMatchesManifest, listFiles } from '../helpers/dataset';
+
+jest.setTimeout(300_000);
+
+let env: TestWorkflowEnvironment;
+let parent: string;
+let zip: string;
+let manifest: SynthManifest;
+
+beforeAll(async () => {
+  parent = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-wf-'));
+  zip = path.join(parent, 'source', 'broken.zip');
+  fs.mkdirSync(path.dirname(zip));
+  manifest = await synthesize({ patients: 3, slices: 6, size: 64, broken: true, seed: 7, out: zip });
+  env = await localTemporal();
+});
+
+afterAll(async () => {
+  await env?.teardown();
+  fs.rmSync(parent, { recursive: true, force: true });
+});
+
+test('ingestDataset over a broken synthetic zip gives exactly the contract', async () => {
+  const outDir = path.join(parent, 'out');
+  const taskQueue = 'wf-test';
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath: require.resolve('../../src/workflows'),
+    activities,
+  });
+  const workflowId = 'ingest-broken-zip';
+  const summary = await worker.runUntil(
+    env.client.workflow.execute(ingestDataset, {
+      taskQueue,
+      workflowId,
+      // Small batches so the batch fan-out and several children's signals are exercised.
+      args: [{ source: zip, sourceKind: 'zip', outDir, runId: 'wf-test-run', batchSize: 7, concurrency: 3 }],
+    }),
+  );
+
+  const byStatus = (s: string) => manifest.entries.filter((e) => e.status === s).length;
+  expect(summary.counts).toMatchObject({
+    entries: manifest.entries.length,
+    valid: byStatus('valid'),
+    invalid: byStatus('invalid'),
+    duplicate: byStatus('duplicate'),
+    conflict: byStatus('conflict'),
+    skipped: byStatus('skipped'),
+    refused: byStatus('refused'),
+    instances: manifest.instances.length,
+    series: manifest.series.length,
+  });
+
+  const knex = await openCatalog({ outDir });
+  try {
+    await expectMatchesManifest(knex, outDir, manifest);
+    const validation = await knex('validation_results').where({ run_id: 'wf-test-run' }).count({ n: '*' });
+    expect(Number(validation[0].n)).toBe(manifest.entries.length);
+  } finally {
+    await knex.destroy();
+  }
+
+  // Nothing outside DIR: the parent holds only the source zip and the output folder.
+  expect(listFiles(parent).filter((f) => !f.startsWith(`out${path.sep}`))).toEqual([path.join('source', 'broken.zip')]);
+  expect(fs.existsSync('/etc/evil.dcm')).toBe(false);
+  for (const f of ['validation.csv', 'metadata.csv', 'report.html', 'slice-thickness.png', 'slices-per-series.png']) {
+    expect(fs.existsSync(path.join(outDir, 'reports', f))).toBe(true);
+  }
+
+  if (process.env.DICOMFLOW_RECORD_HISTORIES) {
+    const dir = path.join(__dirname, '..', 'fixtures', 'histories');
+    for (const id of [workflowId, `${workflowId}/validate`, `${workflowId}/metadata`]) {
+      const history = await env.client.workflow.getHandle(id).fetchHistory();
+      fs.writeFileSync(path.join(dir, `${id.replace(/\//g, '--')}.json`), historyToJSON(history));
+    }
+  }
+});
