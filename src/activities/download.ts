@@ -1,0 +1,74 @@
+/**
+ * The download stage: one zip from an http(s) URL into DIR/download/source.zip. Idempotent (a verified
+ * file already there is returned at once) and resumable (a retry continues from the last heartbeat).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Context } from '@temporalio/activity';
+import { downloadFile, sha256File } from '../io/download';
+import { looksLikeZip } from '../io/zip-signature';
+import { workspace } from '../workspace';
+import { toApplicationFailure } from './io-failures';
+
+export interface DownloadInput {
+  url: string;
+  outDir: string;
+  sha256?: string;
+}
+
+export interface DownloadResult {
+  zipPath: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** Heartbeat details: bytes of source.zip.partial written so far (and the full size when known). */
+export interface DownloadProgress {
+  bytes: number;
+  total: number | null;
+}
+
+const HEARTBEAT_EVERY_MS = 1000;
+
+export async function download(input: DownloadInput): Promise<DownloadResult> {
+  const ctx = Context.current();
+  const zipPath = path.join(workspace(input.outDir).downloadDir, 'source.zip');
+  const done = await alreadyDownloaded(zipPath, input.sha256);
+  if (done) return done;
+
+  const resumed = ctx.info.heartbeatDetails as DownloadProgress | undefined;
+  let lastBeat = 0;
+  try {
+    const outcome = await downloadFile(input.url, zipPath, {
+      sha256: input.sha256,
+      resumeFrom: typeof resumed?.bytes === 'number' ? resumed.bytes : undefined,
+      signal: ctx.cancellationSignal,
+      onProgress: (bytes, total) => {
+        if (Date.now() - lastBeat < HEARTBEAT_EVERY_MS) return;
+        lastBeat = Date.now();
+        ctx.heartbeat({ bytes, total } satisfies DownloadProgress);
+      },
+    });
+    ctx.heartbeat({ bytes: outcome.bytes, total: outcome.bytes } satisfies DownloadProgress);
+    return { zipPath, bytes: outcome.bytes, sha256: outcome.sha256 };
+  } catch (err) {
+    throw toApplicationFailure(err);
+  }
+}
+
+/** The result of an earlier complete download, when source.zip is there, is a zip and matches the sha256 asked for. */
+async function alreadyDownloaded(zipPath: string, sha256?: string): Promise<DownloadResult | null> {
+  const stat = await fs.promises.stat(zipPath).catch(() => null);
+  if (!stat?.isFile()) return null;
+  const head = Buffer.alloc(4);
+  const handle = await fs.promises.open(zipPath, 'r');
+  try {
+    await handle.read(head, 0, 4, 0);
+  } finally {
+    await handle.close();
+  }
+  const digest = looksLikeZip(head) ? await sha256File(zipPath) : null;
+  if (digest !== null && (!sha256 || digest === sha256.toLowerCase())) return { zipPath, bytes: stat.size, sha256: digest };
+  await fs.promises.rm(zipPath, { force: true }); // not the file asked for: download again
+  return null;
+}
