@@ -5,16 +5,16 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as readline from 'readline';
 import { heartbeat } from '@temporalio/activity';
 import { workspace } from '../workspace';
 import type { InstanceRecord, OutcomeRecord, SeriesIssueRecord } from '../records';
 import { logEvent } from '../log';
+import { readJsonLines } from '../io/jsonl';
 import { CsvFileWriter, type CsvCell } from '../report/csv';
 import { histogramSvg, horizontalBarSvg, thicknessBins } from '../report/charts';
 import { renderReportHtml } from '../report/html';
 import { svgToPng } from '../report/png';
-import { ReportStats, MAX_SERIES_BARS, shortSeriesLabel } from '../report/stats';
+import { ReportStats, MAX_SERIES_BARS, shortSeriesLabel, plural } from '../report/stats';
 
 export interface ReportInput {
   outDir: string;
@@ -64,7 +64,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
 
   const validation = new CsvFileWriter(file(REPORT_FILES.validationCsv), VALIDATION_COLUMNS);
   try {
-    for await (const o of readRecords<OutcomeRecord>(ws.outcomes)) {
+    for await (const o of readJsonLines<OutcomeRecord>(ws.outcomes)) {
       stats.addOutcome(o);
       validation.write([o.path, o.status, o.code, o.message]);
       beat(stats.entries, 'outcomes');
@@ -94,7 +94,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
     title: 'Slice thickness',
     xLabel: 'SliceThickness (mm)',
     yLabel: 'Instances',
-    note: stats.instancesWithoutThickness > 0 ? `${stats.instancesWithoutThickness} instances without SliceThickness not shown` : undefined,
+    note: stats.instancesWithoutThickness > 0 ? `${plural(stats.instancesWithoutThickness, 'instance')} without SliceThickness not shown` : undefined,
   });
   const top = stats.topSeries(MAX_SERIES_BARS);
   const seriesSvg = horizontalBarSvg(
@@ -166,15 +166,7 @@ async function* readOptionalRecords<T>(outDir: string, file: string): AsyncItera
     logEvent(outDir, 'warn', STAGE, 'stage file missing, treated as empty', { file });
     return;
   }
-  yield* readRecords<T>(file);
-}
-
-/** JSON lines, one record per non-empty line. */
-async function* readRecords<T>(file: string): AsyncIterable<T> {
-  const lines = readline.createInterface({ input: fs.createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line.trim() !== '') yield JSON.parse(line) as T;
-  }
+  yield* readJsonLines<T>(file);
 }
 
 function writeFileAtomic(file: string, data: string | Buffer): void {

@@ -30,7 +30,7 @@ const GRID_COLOUR = '#e3e3e3';
 
 /** At most this many distinct slice thickness values get a bar each; more are grouped into ranges. */
 export const MAX_DISTINCT_THICKNESS_BARS = 20;
-/** Number of equal-width ranges when the values are too many to show one by one. */
+/** About this many equal-width ranges (at most one more) when the values are too many to show one by one. */
 export const THICKNESS_RANGE_BINS = 20;
 
 /**
@@ -43,19 +43,27 @@ export function thicknessBins(counts: ReadonlyMap<number, number>): HistogramBin
   if (values.length <= MAX_DISTINCT_THICKNESS_BARS) {
     return values.map((v) => ({ label: formatNumber(v), count: counts.get(v) ?? 0 }));
   }
+  // Equal ranges of a round width (1, 2, 2.5 or 5 × 10^k) starting at a multiple of it: readable edges.
   const min = values[0];
   const max = values[values.length - 1];
-  const width = (max - min) / THICKNESS_RANGE_BINS;
+  const width = roundStep((max - min) / THICKNESS_RANGE_BINS);
+  const start = Math.floor(min / width) * width;
+  const count = Math.floor((max - start) / width) + 1;
   const bins: HistogramBin[] = [];
-  for (let b = 0; b < THICKNESS_RANGE_BINS; b++) {
-    bins.push({ label: `${formatNumber(min + b * width)}–${formatNumber(min + (b + 1) * width)}`, count: 0 });
+  for (let b = 0; b < count; b++) {
+    bins.push({ label: `${formatNumber(start + b * width)}–${formatNumber(start + (b + 1) * width)}`, count: 0 });
   }
   for (const v of values) {
-    // The last range is closed so the maximum lands in it.
-    const b = Math.min(THICKNESS_RANGE_BINS - 1, Math.floor((v - min) / width));
+    const b = Math.min(count - 1, Math.floor((v - start) / width + 1e-9));
     bins[b].count += counts.get(v) ?? 0;
   }
   return bins;
+}
+
+/** The smallest 1, 2, 2.5 or 5 × 10^k that is at least raw. */
+function roundStep(raw: number): number {
+  const magnitude = Math.pow(10, Math.floor(Math.log10(raw)));
+  return [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw * (1 - 1e-9)) ?? 10 * magnitude;
 }
 
 /** A short stable number text: at most 4 decimals, no trailing zeros, never locale-dependent. */
@@ -144,16 +152,25 @@ export function horizontalBarSvg(bars: readonly Bar[], text: ChartText): string 
       `<rect x="${plotLeft}" y="${n(rowTop + 3)}" width="${n(barWidth)}" height="${rowHeight - 6}" fill="${BAR_COLOUR}">` +
         `<title>${escapeXml(bar.tooltip ?? bar.label)}: ${bar.value}</title></rect>`,
     );
-    parts.push(label(plotLeft - 6, rowTop + rowHeight / 2 + 4, bar.label, { anchor: 'end' }));
+    parts.push(label(plotLeft - 6, rowTop + rowHeight / 2 + 4, clip(bar.label, MAX_BAR_LABEL_CHARS), { anchor: 'end' }));
     parts.push(label(plotLeft + barWidth + 4, rowTop + rowHeight / 2 + 4, String(bar.value), { anchor: 'start' }));
   });
   if (bars.length === 0) parts.push(label((plotLeft + plotRight) / 2, plotTop + 13, 'No data', { anchor: 'middle', size: 14 }));
   parts.push(line(plotLeft, plotTop, plotLeft, plotBottom, AXIS_COLOUR));
   parts.push(line(plotLeft, plotBottom, plotRight, plotBottom, AXIS_COLOUR));
   parts.push(label((plotLeft + plotRight) / 2, height - 8, text.xLabel, { anchor: 'middle', size: 12 }));
-  parts.push(label(12, plotTop - 6, text.yLabel, { anchor: 'start', size: 12 }));
+  parts.push(label(plotLeft - 6, plotTop - 6, text.yLabel, { anchor: 'end', size: 12, bold: true }));
   parts.push('</svg>');
   return parts.join('\n');
+}
+
+/** About what fits left of the bars at font size 11. */
+const MAX_BAR_LABEL_CHARS = 34;
+
+/** Text cut to at most max characters, with an ellipsis when cut. */
+export function clip(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : chars.slice(0, max - 1).join('') + '…';
 }
 
 /** Axis ticks 0..top with a 1/2/5×10^k integer step, about five of them, top ≥ max. */

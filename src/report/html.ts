@@ -3,7 +3,7 @@
  * Every piece of text from the run (paths, tag values, messages) goes through escapeHtml.
  */
 import type { EntryStatus } from '../records';
-import { STATUSES, type ReportStats } from './stats';
+import { STATUSES, plural, type ReportStats } from './stats';
 
 export interface HtmlReportInput {
   source: string;
@@ -71,7 +71,7 @@ export function renderReportHtml(r: HtmlReportInput): string {
   out.push('<h2>Slice thickness</h2>', '<figure>', r.thicknessSvg);
   out.push(
     `<figcaption>Instances per SliceThickness (mm)${
-      s.instancesWithoutThickness > 0 ? `; ${s.instancesWithoutThickness} without SliceThickness are not shown` : ''
+      s.instancesWithoutThickness > 0 ? `; ${plural(s.instancesWithoutThickness, 'instance')} without SliceThickness not shown` : ''
     }. <a href="${e(r.files.thicknessPng)}">PNG</a></figcaption>`,
     '</figure>',
   );

@@ -96,5 +96,12 @@ export class ReportStats {
 /** A series label short enough for a chart row: the UID's tail (which differs between series) + modality. */
 export function shortSeriesLabel(seriesInstanceUid: string, modality: string | null): string {
   const tail = seriesInstanceUid.length > 14 ? `…${seriesInstanceUid.slice(-12)}` : seriesInstanceUid;
-  return modality ? `${tail} (${modality})` : tail;
+  if (!modality) return tail;
+  // Modality is a 16-character CS at most; a longer (broken) value is cut so the label stays short.
+  return `${tail} (${modality.length > 16 ? `${modality.slice(0, 15)}…` : modality})`;
+}
+
+/** "1 instance", "3 instances". */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
