@@ -3,6 +3,7 @@
  * Every piece of text from the run (paths, tag values, messages) goes through escapeHtml.
  */
 import type { EntryStatus } from '../records';
+import { CODES } from '../dicom/codes';
 import { STATUSES, plural, type ReportStats } from './stats';
 
 export interface HtmlReportInput {
@@ -91,7 +92,7 @@ export function renderReportHtml(r: HtmlReportInput): string {
   else {
     if (s.issueCount > s.issues.length) out.push(`<p>The first ${s.issues.length} of ${s.issueCount} issues; all are in the <code>series_issues</code> table.</p>`);
     out.push('<table class="list" id="series-issues-table"><tr><th>Code</th><th>Series</th><th>Message</th></tr>');
-    for (const i of s.issues) out.push(`<tr><td><code>${e(i.code)}</code></td><td class="uid">${e(i.seriesInstanceUid)}</td><td>${e(i.message)}</td></tr>`);
+    for (const i of s.issues) out.push(`<tr>${codeCell(i.code)}<td class="uid">${e(i.seriesInstanceUid)}</td><td>${e(i.message)}</td></tr>`);
     out.push('</table>');
   }
 
@@ -101,20 +102,35 @@ export function renderReportHtml(r: HtmlReportInput): string {
     const first = s.problemCount > s.problems.length ? `The first ${s.problems.length} of ${s.problemCount}. ` : '';
     out.push(`<p>${first}Every entry with its status is in <a href="${e(r.files.validationCsv)}">${e(r.files.validationCsv)}</a>.</p>`);
     out.push('<table class="list" id="problem-files-table"><tr><th>Path</th><th>Status</th><th>Code</th><th>Message</th></tr>');
-    for (const p of s.problems) out.push(`<tr><td class="path">${e(p.path)}</td><td>${e(p.status)}</td><td><code>${e(p.code)}</code></td><td>${e(p.message)}</td></tr>`);
+    for (const p of s.problems) out.push(`<tr><td class="path">${e(p.path)}</td><td>${e(p.status)}</td>${codeCell(p.code)}<td>${e(p.message)}</td></tr>`);
     out.push('</table>');
   }
 
   const stages = Object.entries(r.stageSeconds ?? {});
   if (stages.length > 0) {
     out.push('<h2>Time per stage</h2>', '<table class="summary" id="stage-times"><tr><th>Stage</th><th>Seconds</th></tr>');
-    for (const [stage, seconds] of stages) out.push(valueRow(`stage-${stage}`, stage, Number.isFinite(seconds) ? seconds.toFixed(1) : '–'));
-    out.push('</table>');
+    for (const [stage, seconds] of stages) out.push(valueRow(`stage-${stage}`, stage, formatSeconds(seconds)));
+    const total = stages.reduce((sum, [, seconds]) => sum + (Number.isFinite(seconds) ? seconds : 0), 0);
+    out.push(valueRow('stage-total', 'Total', formatSeconds(total), true), '</table>');
   }
 
   out.push(`<footer>Downloads: <a href="${e(r.files.validationCsv)}">${e(r.files.validationCsv)}</a> · <a href="${e(r.files.metadataCsv)}">${e(r.files.metadataCsv)}</a></footer>`);
   out.push('</body>', '</html>', '');
   return out.join('\n');
+}
+
+/** Two decimals for short stages (a report takes 0.04 s), one for long ones. */
+export function formatSeconds(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '–';
+  return seconds < 10 ? seconds.toFixed(2) : seconds.toFixed(1);
+}
+
+/** A validation code with its meaning from the taxonomy as hover text. */
+function codeCell(code: string): string {
+  // hasOwn: a code read from a file could be "constructor" or "__proto__".
+  const info = Object.hasOwn(CODES, code) ? (CODES as Record<string, { meaning: string }>)[code] : undefined;
+  const title = info ? ` title="${escapeHtml(info.meaning)}"` : '';
+  return `<td><code${title}>${escapeHtml(code)}</code></td>`;
 }
 
 function statusLabel(status: EntryStatus): string {

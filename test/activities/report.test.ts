@@ -4,6 +4,7 @@ import * as path from 'path';
 import { writeReport, METADATA_COLUMNS, type ReportResult } from '../../src/activities/report';
 import { workspace } from '../../src/workspace';
 import type { InstanceFields, InstanceRecord, OutcomeRecord, SeriesIssueRecord } from '../../src/records';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { writeJsonLines } from '../../src/io/jsonl';
 import { countColour, decodePng, parseCsv } from '../report/helpers';
 
@@ -152,7 +153,10 @@ describe('writeReport', () => {
     expect(cellOf(html, 'status-refused')).toBe('1');
     expect(cellOf(html, 'entries-total')).toBe('18');
     expect(cellOf(html, 'series-issues')).toBe('2');
-    expect(cellOf(html, 'stage-validate')).toBe('3.5');
+    expect(cellOf(html, 'stage-validate')).toBe('3.50');
+    expect(cellOf(html, 'stage-report')).toBe('0.04');
+    expect(cellOf(html, 'stage-total')).toBe('4.79');
+    expect(html).toContain('<code title="InstanceNumber values skip numbers: slices may be missing.">INSTANCE_NUMBER_GAP</code>');
     expect(cellOf(html, 'source')).toBe('demo &#34;lidc&#34;.zip');
     expect(html).toContain('INSTANCE_NUMBER_GAP');
     expect(html).toContain('href="validation.csv"');
@@ -214,16 +218,34 @@ describe('writeReport on edge inputs', () => {
 
   it('reports a run where every file was invalid (no instances, no series issues file)', async () => {
     const ws = workspace(outDir);
-    await writeJsonLines(ws.outcomes, [{ i: 0, path: 'x.dcm', status: 'invalid', code: 'NOT_DICOM', message: 'text file' }]);
+    await writeJsonLines(ws.outcomes, [
+      { i: 0, path: 'x.dcm', status: 'invalid', code: 'NOT_DICOM', message: 'text file' },
+      { i: 1, path: 'y.dcm', status: 'invalid', code: 'constructor', message: 'a code that is not in the taxonomy' },
+    ]);
     await writeJsonLines(ws.instances, []);
     const r = await writeReport({ outDir, runId: 'r', source: 's' });
-    expect(r.counts).toMatchObject({ entries: 1, invalid: 1, instances: 0, series: 0, seriesIssues: 0 });
+    expect(r.counts).toMatchObject({ entries: 2, invalid: 2, instances: 0, series: 0, seriesIssues: 0 });
     const html = read(r.files.html);
     expect(html).toMatch(/id="avg-slices-per-series">0\.00</);
     expect(html).toContain('No data');
     expect(html).not.toContain('id="stage-times"');
     expect(parseCsv(read(r.files.metadataCsv))).toHaveLength(1);
     for (const f of r.files.pngs) expect(decodePng(fs.readFileSync(f)).width).toBeGreaterThan(0);
+  });
+
+  it('heartbeats while streaming when run as an activity', async () => {
+    const ws = workspace(outDir);
+    const n = 25_000;
+    await writeJsonLines(ws.outcomes, (function* () {
+      for (let i = 0; i < n; i++) yield { i, path: `f${i}`, status: 'skipped', code: 'SKIPPED_NOT_A_FILE', message: '' };
+    })());
+    await writeJsonLines(ws.instances, []);
+    const env = new MockActivityEnvironment();
+    const beats: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d));
+    const r = await env.run(writeReport, { outDir, runId: 'r', source: 's' });
+    expect(r.counts.skipped).toBe(n);
+    expect(beats).toEqual([{ outcomes: 10_000 }, { outcomes: 20_000 }]);
   });
 
   it('fails clearly when the outcomes file is missing (organize did not run)', async () => {
