@@ -1,0 +1,4 @@
+export { synthesize, writeSynthFolder, planOptions } from './synthesize';
+export type { SynthOptions, SynthManifest, ExpectedEntry, ExpectedInstance, ExpectedSeries, EntryStatus } from './types';
+export { readCentralDirectory } from './zip';
+export { synthCommand } from './cli';
