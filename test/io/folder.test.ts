@@ -1,0 +1,53 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { extractSource } from '../../src/io/extract';
+import type { EntryRecord } from '../../src/records';
+import { workspace } from '../../src/workspace';
+import { listFiles, readAll } from './zip-fixtures';
+
+let root: string;
+beforeEach(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), 'folder-'))));
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+function put(rel: string, data = rel) {
+  const file = path.join(root, 'src', rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, data);
+}
+
+test('a folder is listed in byte order of its relative paths, files referenced in place, nothing copied', async () => {
+  for (const rel of ['é.dcm', 'a/b.dcm', 'a.txt', 'B.dcm', 'sub/deeper/IM0001', '__MACOSX/x', 'sub/._y']) put(rel);
+  fs.symlinkSync('/etc/passwd', path.join(root, 'src', 'link'));
+  fs.symlinkSync(path.join(root, 'src', 'sub'), path.join(root, 'src', 'linkdir'));
+  execFileSync('mkfifo', [path.join(root, 'src', 'pipe')]);
+  const src = path.join(root, 'src');
+  const outDir = path.join(root, 'out');
+
+  const summary = await extractSource({ source: src, outDir, batchSize: 2 });
+  const records = await readAll<EntryRecord>(workspace(outDir).entriesManifest);
+  expect(records.map((r) => [r.i, r.source, r.status, r.code ?? null])).toEqual([
+    [0, 'B.dcm', null, null],
+    [1, '__MACOSX/x', 'skipped', 'SKIPPED_MACOS_METADATA'],
+    [2, 'a.txt', null, null], // '.' (0x2e) sorts before '/' (0x2f)
+    [3, 'a/b.dcm', null, null],
+    [4, 'link', 'skipped', 'SKIPPED_NOT_A_FILE'],
+    [5, 'linkdir', 'skipped', 'SKIPPED_NOT_A_FILE'],
+    [6, 'pipe', 'skipped', 'SKIPPED_NOT_A_FILE'],
+    [7, 'sub/._y', 'skipped', 'SKIPPED_MACOS_METADATA'],
+    [8, 'sub/deeper/IM0001', null, null],
+    [9, 'é.dcm', null, null],
+  ]);
+  expect(records[3].file).toBe(path.join(src, 'a', 'b.dcm'));
+  expect(records[9].file).toBe(path.join(src, 'é.dcm'));
+  const sizes = ['B.dcm', 'a.txt', 'a/b.dcm', 'sub/deeper/IM0001', 'é.dcm'].map((r) => Buffer.byteLength(r));
+  expect(summary).toEqual({ entries: 10, candidates: 5, skipped: 5, refused: 0, bytes: sizes.reduce((a, b) => a + b), batchCount: 3 });
+  expect(fs.existsSync(workspace(outDir).extractedDir)).toBe(false);
+  expect(listFiles(outDir)).toEqual([
+    'work/batches/batch-000000.jsonl',
+    'work/batches/batch-000001.jsonl',
+    'work/batches/batch-000002.jsonl',
+    'work/entries.jsonl',
+  ]);
+});
