@@ -107,7 +107,11 @@ export function crossCheckFiles(): { name: string; bytes: Buffer }[] {
     { tag: 0x00180088, vr: 'DS', value: '1.25' },
     { tag: 0x00280106, vr: 'SS', value: [-1024] },
     { tag: 0x00189305, vr: 'FD', value: [0.5, 1e-3] },
-    { tag: 0x00189306, vr: 'FL', value: [0.25] },
+    { tag: 0x00189306, vr: 'FD', value: [0.25] },
+    { tag: 0x00189307, vr: 'FD', value: [0.625] },
+    { tag: 0x00181110, vr: 'DS', value: '1085.6' },
+    { tag: 0x00189311, vr: 'FD', value: [1.375] },
+    { tag: 0x00281041, vr: 'SS', value: [1] },
     { tag: 0x00280009, vr: 'AT', value: [0x00181063] },
   ];
   const all = (n: number) => ctElements({ sop: { tag: 0x00080018, vr: 'UI', value: uid(n) }, spacing: null }, seqs);
