@@ -1,5 +1,5 @@
 /** `dicomflow synth --patients N [--slices M] [--size PX] [--broken] [--seed S] --out X.zip` */
-import { synthesize, DEFAULT_SEED, DEFAULT_SIZE, DEFAULT_SLICES } from './synthesize';
+import { synthesize, planOptions, DEFAULT_SEED, DEFAULT_SIZE, DEFAULT_SLICES } from './synthesize';
 import type { SynthOptions } from './types';
 
 export const SYNTH_USAGE = `usage: dicomflow synth --patients N [--slices M] [--size PX] [--broken] [--seed S] --out X.zip
@@ -40,6 +40,11 @@ export function parseSynthArgs(argv: string[]): SynthOptions {
   if (opts.patients === undefined) throw new UsageError('--patients is required');
   if (opts.out === undefined) throw new UsageError('--out is required');
   if (!opts.out.toLowerCase().endsWith('.zip')) throw new UsageError(`--out must name a .zip file, got '${opts.out}'`);
+  try {
+    planOptions(opts as SynthOptions); // ranges
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
   return opts as SynthOptions;
 }
 
@@ -70,6 +75,6 @@ export async function synthCommand(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     console.error(`dicomflow synth: ${e instanceof Error ? e.message : String(e)}`);
-    return e instanceof Error && /must be an integer/.test(e.message) ? 2 : 1;
+    return 1;
   }
 }
