@@ -114,7 +114,14 @@ function analyse(buf: Uint8Array, fileSize: number, withMeta: boolean): Step {
       dataSize = data.length;
       dataStart = 0;
     }
-    const c = makeCtx(data, dataSize, syntax);
+    let c = makeCtx(data, dataSize, syntax);
+    if (known && !deflated && syntax.explicitVr && syntax.littleEndian && dataStart + 8 <= data.length && dataStart + 8 <= dataSize && data[dataStart + 1] === 0x00 &&
+      !KNOWN_VRS.has(String.fromCharCode(data[dataStart + 4], data[dataStart + 5])) &&
+      new DataView(data.buffer, data.byteOffset + dataStart + 4, 4).getUint32(0, true) <= dataSize - dataStart - 8) {
+      // Seen in the wild: the meta says explicit VR but the data set is written in implicit VR.
+      c = makeCtx(data, dataSize, { littleEndian: true, explicitVr: false });
+      warnings.add(`transfer syntax ${tsUid} says explicit VR but the data set starts in implicit VR: read as implicit VR little endian`);
+    }
     let ds;
     try {
       ds = parseDataSet(c, dataStart, dataSize, 0, false, { stopAtPixelData: true });

@@ -100,9 +100,9 @@ describe('classification codes', () => {
   const seen = new Set<string>();
   afterAll(() => {
     // every file-level invalid/valid code of the reader is triggered by a fixture here
-    for (const code of ['OK', 'EMPTY_FILE', 'NOT_DICOM', 'BAD_FILE_META', 'UNSUPPORTED_TRANSFER_SYNTAX', 'PARSE_ERROR', 'TRUNCATED', 'MISSING_SOP_INSTANCE_UID', 'MISSING_STUDY_INSTANCE_UID', 'MISSING_SERIES_INSTANCE_UID', 'READ_ERROR']) {
-      expect(CODES).toHaveProperty(code);
-    }
+    const expected = ['OK', 'EMPTY_FILE', 'NOT_DICOM', 'BAD_FILE_META', 'UNSUPPORTED_TRANSFER_SYNTAX', 'PARSE_ERROR', 'TRUNCATED', 'MISSING_SOP_INSTANCE_UID', 'MISSING_STUDY_INSTANCE_UID', 'MISSING_SERIES_INSTANCE_UID', 'READ_ERROR'];
+    for (const code of expected) expect(CODES).toHaveProperty(code);
+    expect([...seen].sort()).toEqual([...expected].sort());
   });
   async function classify(name: string, bytes: Uint8Array) {
     const r = await readDicomFile(file(name, bytes));
@@ -127,6 +127,17 @@ describe('classification codes', () => {
       const bytes = Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.from(Array.from({ length: 2000 }, rnd))]);
       expect(['BAD_FILE_META', 'PARSE_ERROR']).toContain((await classify(`random-${k}.dcm`, bytes)).code);
     }
+  });
+  test('unknown transfer syntax whose data set is not explicit VR LE', async () => {
+    const body = encodeDataSet(ctElements(), { explicit: false, littleEndian: true });
+    expect((await classify('unsupported.dcm', Buffer.concat([dicomFile([], { ts: '1.2.3.4.5.6' }), body]))).code).toBe('UNSUPPORTED_TRANSFER_SYNTAX');
+  });
+  test('meta says explicit VR LE but the data set is implicit: read as implicit with a warning', async () => {
+    const body = encodeDataSet(ctElements(), { explicit: false, littleEndian: true });
+    const r = await classify('mislabelled.dcm', Buffer.concat([dicomFile([], { ts: EXPLICIT_LE }), body]));
+    expect(r.code).toBe('OK');
+    expect(r.fields!.patientId).toBe('LIDC-IDRI-0001');
+    expect(r.warnings!.join()).toMatch(/says explicit VR but the data set starts in implicit VR/);
   });
   test('file meta without transfer syntax is BAD_FILE_META', async () => {
     const meta = encodeDataSet([{ tag: 0x00020001, vr: 'OB', value: new Uint8Array([0, 1]) }, { tag: 0x00020003, vr: 'UI', value: '1.2.3' }], { explicit: true, littleEndian: true });
