@@ -12,7 +12,37 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readDicomFile } from '../../src/dicom/read';
 import type { DicomJson } from '../../src/dicom/types';
+import { writeDicom, type El as WriterEl, type TransferSyntax } from '../../src/dicom/writer';
 import { crossCheckFiles } from './fixtures';
+
+/** Files from the project's own writer too (another encoder than test/dicom/bytes.ts). */
+function writerFiles(): { name: string; bytes: Buffer }[] {
+  const els = (n: number): WriterEl[] => [
+    { tag: '00080005', vr: 'CS', value: 'ISO_IR 100' },
+    { tag: '00080016', vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.2' },
+    { tag: '00080018', vr: 'UI', value: `1.2.826.0.1.3680043.9.7777.8.${n}` },
+    { tag: '00080020', vr: 'DA', value: '19991231' },
+    { tag: '00080060', vr: 'CS', value: 'CT' },
+    { tag: '00080070', vr: 'LO', value: 'ACME Médical' },
+    { tag: '00081140', vr: 'SQ', value: [[{ tag: '00081150', vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.2' }, { tag: '00081155', vr: 'UI', value: '1.2.3' }], []] },
+    { tag: '00100010', vr: 'PN', value: 'Müller^Jürgen' },
+    { tag: '00100020', vr: 'LO', value: 'P-1' },
+    { tag: '00180050', vr: 'DS', value: 0.625 },
+    { tag: '0020000D', vr: 'UI', value: '1.2.826.0.1.3680043.9.7777.8.100' },
+    { tag: '0020000E', vr: 'UI', value: '1.2.826.0.1.3680043.9.7777.8.200' },
+    { tag: '00200013', vr: 'IS', value: n },
+    { tag: '00200032', vr: 'DS', value: [-200, -180.5, n * 1.25] },
+    { tag: '00280010', vr: 'US', value: 2 },
+    { tag: '00280011', vr: 'US', value: 2 },
+    { tag: '00281052', vr: 'DS', value: -1024 },
+    { tag: '7FE00010', vr: 'OW', value: [1, 2, 3, 4] },
+  ];
+  const syntaxes: TransferSyntax[] = ['implicit-le', 'explicit-le', 'explicit-be', 'deflated-le'];
+  return syntaxes.flatMap((ts, i) => [false, true].map((undef) => ({
+    name: `writer-${ts}${undef ? '-undef' : ''}.dcm`,
+    bytes: writeDicom(els(i * 2 + (undef ? 1 : 0)), { transferSyntax: ts, undefinedLengthSequences: undef }),
+  })));
+}
 
 interface DumpElement { vr: string; raw: string; items?: DumpSet[] }
 type DumpSet = Record<string, DumpElement>;
@@ -113,7 +143,7 @@ test('dcmdump agrees with our headers on varied files', async () => {
     throw new Error(`dcmdump not found (${probe.error.message}). Install dcmtk: apt-get install -y dcmtk. The cross-check must run, it is not skipped.`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'dicom-dcmdump-'));
-  const files = crossCheckFiles();
+  const files = [...crossCheckFiles(), ...writerFiles()];
   const mismatches: string[] = [];
   let compared = 0;
   let converted = 0;
