@@ -7,7 +7,7 @@
  * the local header and in the central directory (names are not covered by the CRC).
  */
 import * as fs from 'fs';
-import type { Readable } from 'stream';
+import { PassThrough } from 'stream';
 import * as yazl from 'yazl';
 
 export interface ZipSource {
@@ -20,8 +20,6 @@ export interface ZipSource {
 
 /** A fixed local time: DOS timestamps are local time, so this gives the same bytes in every time zone. */
 const MTIME = new Date(2000, 0, 1, 12, 0, 0);
-/** Bytes allowed to wait between yazl and the disk before we produce the next entry. */
-const HIGH_WATER = 16 * 1024 * 1024;
 
 export function isUnsafeName(name: string): boolean {
   return /^[a-zA-Z]:/.test(name) || name.startsWith('/') || name.replace(/\\/g, '/').split('/').includes('..');
@@ -40,7 +38,12 @@ export function placeholderName(name: string): string {
   return p;
 }
 
-async function writeEntries(zip: yazl.ZipFile, sources: ZipSource[], waitable: () => number): Promise<Map<string, string>> {
+/**
+ * Adds every entry lazily: yazl asks for an entry's bytes only when it is that entry's turn and pipes
+ * them out with backpressure, so one entry at a time is in memory. (addBuffer would keep every buffer
+ * alive until the end.) Lazy entries carry their CRC and sizes in a data descriptor after the data.
+ */
+function addEntries(zip: yazl.ZipFile, sources: ZipSource[]): Map<string, string> {
   const patches = new Map<string, string>(); // placeholder -> real name
   const seen = new Set<string>();
   for (const s of sources) {
@@ -51,8 +54,16 @@ async function writeEntries(zip: yazl.ZipFile, sources: ZipSource[], waitable: (
     }
     if (seen.has(name)) throw new Error(`duplicate zip entry name: ${name}`);
     seen.add(name);
-    zip.addBuffer(s.data(), name, { compress: s.compress, mtime: MTIME, mode: 0o100644, forceDosTimestamp: true });
-    while (waitable() > HIGH_WATER) await new Promise((r) => setTimeout(r, 2));
+    const options = { compress: s.compress, mtime: MTIME, mode: 0o100644, forceDosTimestamp: true };
+    zip.addReadStreamLazy(name, options, (cb) => {
+      let data: Buffer;
+      try {
+        data = s.data();
+      } catch (e) {
+        return cb(e instanceof Error ? e : new Error(String(e)), undefined as never);
+      }
+      cb(null, new PassThrough().end(data));
+    });
   }
   zip.end();
   return patches;
@@ -66,15 +77,16 @@ export async function writeZipFile(sources: ZipSource[], outPath: string): Promi
   const finished = new Promise<void>((resolve, reject) => {
     out.on('close', resolve);
     out.on('error', reject);
-    zip.outputStream.on('error', reject);
+    zip.on('error', reject);
   });
   zip.outputStream.pipe(out);
   try {
-    const patches = await writeEntries(zip, sources, () => (zip.outputStream as unknown as Readable).readableLength + out.writableLength);
+    const patches = addEntries(zip, sources);
     await finished;
     if (patches.size > 0) patchNamesInFile(tmp, patches);
     fs.renameSync(tmp, outPath);
   } catch (e) {
+    out.destroy();
     fs.rmSync(tmp, { force: true });
     throw e;
   }
@@ -87,9 +99,9 @@ export async function zipToBuffer(sources: ZipSource[]): Promise<Buffer> {
   const finished = new Promise<void>((resolve, reject) => {
     zip.outputStream.on('data', (c: Buffer) => chunks.push(c));
     zip.outputStream.on('end', resolve);
-    zip.outputStream.on('error', reject);
+    zip.on('error', reject);
   });
-  const patches = await writeEntries(zip, sources, () => 0);
+  const patches = addEntries(zip, sources);
   await finished;
   const buf = Buffer.concat(chunks);
   if (patches.size > 0) {
