@@ -90,6 +90,23 @@ test('the same options give a byte-identical zip; another seed gives other bytes
   expect(m3.instances.some((i) => uids.has(i.sopInstanceUid))).toBe(false);
 });
 
+test('the bytes do not depend on the time zone (zip timestamps are fixed local DOS times)', async () => {
+  const saved = process.env.TZ;
+  try {
+    process.env.TZ = 'Pacific/Kiritimati'; // UTC+14
+    const east = path.join(tmp, 'east.zip');
+    await synthesize({ ...OPTS, out: east });
+    process.env.TZ = 'America/Adak'; // UTC-10 or -9
+    const west = path.join(tmp, 'west.zip');
+    await synthesize({ ...OPTS, out: west });
+    expect(fs.readFileSync(east).equals(fs.readFileSync(zipPath))).toBe(true);
+    expect(fs.readFileSync(west).equals(fs.readFileSync(zipPath))).toBe(true);
+  } finally {
+    if (saved === undefined) delete process.env.TZ;
+    else process.env.TZ = saved;
+  }
+});
+
 test('every zip entry (nested zip entries included) is in the manifest exactly once, in zip order', () => {
   expect(items.map((i) => i.name)).toEqual(manifest.entries.map((e) => e.path));
   expect(new Set(manifest.entries.map((e) => e.path)).size).toBe(manifest.entries.length);
