@@ -66,7 +66,7 @@ function elementToJson(el: Element, ctx: JsonContext, charset: string): DicomJso
   const vr = el.vr;
   if (el.length === 0) return { vr };
   if (BINARY_VRS.has(vr)) {
-    if (el.length <= INLINE_LIMIT) return { vr, InlineBinary: Buffer.from(bytes).toString('base64') };
+    if (el.length <= INLINE_LIMIT) return { vr, InlineBinary: littleEndianBytes(bytes, vr, el.littleEndian).toString('base64') };
     return { vr, BulkDataURI: `bulk:${key}?offset=${el.valueOffset}&length=${el.length}` };
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -100,6 +100,17 @@ function elementToJson(el: Element, ctx: JsonContext, charset: string): DicomJso
     return values.some((v) => v !== null) ? { vr, Value: values } : { vr };
   }
   return { vr };
+}
+
+const WORD_SIZES: Record<string, number> = { OW: 2, OF: 4, OL: 4, OD: 8, OV: 8 };
+
+/** InlineBinary is little endian (PS3.18 F.2.7): swap the words of big endian OW/OF/OL/OD/OV. */
+function littleEndianBytes(bytes: Uint8Array, vr: string, le: boolean): Buffer {
+  const out = Buffer.from(bytes);
+  const size = WORD_SIZES[vr];
+  if (le || !size || out.length % size !== 0) return out;
+  for (let p = 0; p < out.length; p += size) out.subarray(p, p + size).reverse();
+  return out;
 }
 
 function readNumber(dv: DataView, p: number, vr: string, le: boolean): number {

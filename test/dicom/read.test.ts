@@ -289,6 +289,12 @@ describe('values that survive real files', () => {
     expect(r.meta!['00291010'].InlineBinary).toBe(Buffer.alloc(64, 7).toString('base64'));
     expect(r.meta!['00291020'].BulkDataURI).toMatch(/^bulk:00291020\?offset=\d+&length=66$/);
   });
+  test('small OW values are inlined little endian, also from big endian files', async () => {
+    for (const ts of [EXPLICIT_LE, EXPLICIT_BE]) {
+      const r = await meta(ctElements({}, [{ tag: 0x00283006, vr: 'OW', value: ts === EXPLICIT_BE ? new Uint8Array([0x12, 0x34, 0x56, 0x78]) : new Uint8Array([0x34, 0x12, 0x78, 0x56]) }]), ts);
+      expect(r.meta!['00283006']).toEqual({ vr: 'OW', InlineBinary: Buffer.from([0x34, 0x12, 0x78, 0x56]).toString('base64') });
+    }
+  });
   test('dates: invalid ones become null', async () => {
     const r = await meta(ctElements({ studyDate: { tag: 0x00080020, vr: 'DA', value: '20230230' }, acqDate: { tag: 0x00080022, vr: 'DA', value: '1999.12.31' } }));
     expect(r.fields!.studyDate).toBeNull();
