@@ -6,7 +6,7 @@
  * adds a warning. Without (0008,0005) the repertoire is ASCII; non-ASCII bytes there are read as
  * UTF-8 when they are valid UTF-8, else as Latin-1, with a warning.
  */
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// The package ships no types; its CommonJS build is loaded with require.
 const { convertBytes, characterSets } = require('dicom-character-set') as {
   convertBytes(charset: string, bytes: Uint8Array, opts?: { vr?: string }): string;
   characterSets: Record<string, unknown>;

@@ -1,6 +1,9 @@
 /**
  * A small, bounds-checked DICOM element walker. Used instead of dicom-parser's data set walk
- * because we need: (1) "need more bytes" vs "truncated" told apart while reading only a file's head,
+ * (checked with dicom-parser 1.8: a file cut inside implicit-VR Pixel Data parses with no error or
+ * warning; a cut explicit-VR file throws a plain object "buffer overrun" naming no tag; a 300-byte
+ * head of a file parses "fine", so a partial read cannot be told from a short file; an unknown
+ * private undefined-length sequence in implicit VR is not read as a sequence) because we need: (1) "need more bytes" vs "truncated" told apart while reading only a file's head,
  * (2) every length checked against the whole file's size in implicit and explicit VR, with offsets
  * in the messages, (3) the dictionary's VRs (private creators included) for implicit VR and
  * sequence detection of unknown private tags, (4) a nesting limit and errors as values, never

@@ -126,6 +126,25 @@ export function crossCheckFiles(): { name: string; bytes: Buffer }[] {
       { tag: 0x00191002, vr: 'SQ', undefinedLength: true, items: [[{ tag: 0x00100020, vr: 'LO', value: 'inner2' }, { tag: 0x00180050, vr: 'DS', value: '3.0' }]] },
     ]), { ts: IMPLICIT_LE }),
   });
+  files.push({ name: 'raw-implicit-no-meta', bytes: dicomFile(ctElements({ sop: { tag: 0x00080018, vr: 'UI', value: uid(12) } }), { ts: IMPLICIT_LE, meta: false }) });
+  files.push({
+    name: 'edge-values.dcm',
+    bytes: dicomFile(ctElements({
+      sop: { tag: 0x00080018, vr: 'UI', value: uid(13) },
+      thickness: { tag: 0x00180050, vr: 'DS', value: ' +1.25E+00 ' },
+      instance: { tag: 0x00200013, vr: 'IS', value: ' -0012' },
+    }, [
+      { tag: 0x00080000, vr: 'UL', value: [999] }, // group length (value not checked by readers)
+      { tag: 0x00080008, vr: 'CS', value: 'ORIGINAL\\\\PRIMARY\\AXIAL' }, // with an empty second value
+      { tag: 0x00080040, vr: 'US', value: [3] }, // retired
+      { tag: 0x00081030, vr: 'LO', value: 'ODD', noPad: true },
+      { tag: 0x00081040, vr: 'LO', value: '' },
+      { tag: 0x00101010, vr: 'AS', value: '061Y' },
+      { tag: 0x00181000, vr: 'LO', value: 'SN-1\SN-2' },
+      { tag: 0x00204000, vr: 'LT', value: 'line one\r\nline two \\ with backslash' },
+      { tag: 0x00081250, vr: 'SQ', items: [[{ tag: 0x00400560, vr: 'SQ', undefinedLength: true, items: [[{ tag: 0x00080100, vr: 'SH', value: 'A' }], [{ tag: 0x00080100, vr: 'SH', value: 'B' }]] }]] },
+    ]), { ts: EXPLICIT_LE }),
+  });
   CHARSET_FIXTURES.forEach((f, i) => files.push({ name: `charset-${i}.dcm`, bytes: charsetFile(f, i, i % 2 ? IMPLICIT_LE : EXPLICIT_LE) }));
   return files;
 }
