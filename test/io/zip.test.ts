@@ -241,3 +241,27 @@ test('a file that is not a zip, and a missing source, fail with a clear non-retr
   const missing = await extractSource({ source: path.join(root, 'nope.zip'), outDir, batchSize: 10 }).catch((e) => e);
   expect(missing).toMatchObject({ type: 'SourceNotFound', retryable: false });
 });
+
+test('entries too big to hold in memory are streamed with the same size, CRC and limit checks', async () => {
+  const big = Buffer.concat([crypto.randomBytes(1024 * 1024), Buffer.alloc(5 * 1024 * 1024, 7)]);
+  const marker = Buffer.from('BIG-STORED-MARKER');
+  const zip = await buildZip([
+    { name: 'big.dcm', data: big },
+    { name: 'big-stored.dcm', data: Buffer.concat([marker, big]), compress: false },
+    { name: 'after.dcm', data: 'after' },
+  ]);
+  zip[zip.indexOf(marker) + 1000] ^= 0xff;
+  const { records } = await run(zip);
+  expect(records.map(brief)).toEqual([
+    [0, 'big.dcm', null, null],
+    [1, 'big-stored.dcm', 'refused', 'REFUSED_BAD_ENTRY'],
+    [2, 'after.dcm', null, null],
+  ]);
+  expect(records[1].message).toContain('CRC-32');
+  expect(fs.readFileSync(records[0].file!).equals(big)).toBe(true);
+  expect(listFiles(workspace(outDir).extractedDir)).toEqual(['after.dcm', 'big.dcm']);
+
+  fs.rmSync(outDir, { recursive: true });
+  const failure = await run(zip, { maxUncompressedBytes: 8 * 1024 * 1024 }).catch((e) => e);
+  expect(failure).toMatchObject({ type: 'ZipTooLarge', retryable: false });
+});
