@@ -33,21 +33,22 @@ const HEARTBEAT_EVERY_MS = 1000;
 export async function download(input: DownloadInput): Promise<DownloadResult> {
   const ctx = Context.current();
   const zipPath = path.join(workspace(input.outDir).downloadDir, 'source.zip');
-  const done = await alreadyDownloaded(zipPath, input.sha256);
+  let lastBeat = 0;
+  const onProgress = (bytes: number, total: number | null) => {
+    if (Date.now() - lastBeat < HEARTBEAT_EVERY_MS) return;
+    lastBeat = Date.now();
+    ctx.heartbeat({ bytes, total } satisfies DownloadProgress);
+  };
+  const done = await alreadyDownloaded(zipPath, input.sha256, onProgress);
   if (done) return done;
 
   const resumed = ctx.info.heartbeatDetails as DownloadProgress | undefined;
-  let lastBeat = 0;
   try {
     const outcome = await downloadFile(input.url, zipPath, {
       sha256: input.sha256,
       resumeFrom: typeof resumed?.bytes === 'number' ? resumed.bytes : undefined,
       signal: ctx.cancellationSignal,
-      onProgress: (bytes, total) => {
-        if (Date.now() - lastBeat < HEARTBEAT_EVERY_MS) return;
-        lastBeat = Date.now();
-        ctx.heartbeat({ bytes, total } satisfies DownloadProgress);
-      },
+      onProgress,
     });
     ctx.heartbeat({ bytes: outcome.bytes, total: outcome.bytes } satisfies DownloadProgress);
     return { zipPath, bytes: outcome.bytes, sha256: outcome.sha256 };
@@ -57,7 +58,11 @@ export async function download(input: DownloadInput): Promise<DownloadResult> {
 }
 
 /** The result of an earlier complete download, when source.zip is there, is a zip and matches the sha256 asked for. */
-async function alreadyDownloaded(zipPath: string, sha256?: string): Promise<DownloadResult | null> {
+async function alreadyDownloaded(
+  zipPath: string,
+  sha256: string | undefined,
+  onProgress: (bytes: number, total: number | null) => void,
+): Promise<DownloadResult | null> {
   const stat = await fs.promises.stat(zipPath).catch(() => null);
   if (!stat?.isFile()) return null;
   const head = Buffer.alloc(4);
@@ -67,7 +72,7 @@ async function alreadyDownloaded(zipPath: string, sha256?: string): Promise<Down
   } finally {
     await handle.close();
   }
-  const digest = looksLikeZip(head) ? await sha256File(zipPath) : null;
+  const digest = looksLikeZip(head) ? await sha256File(zipPath, (n) => onProgress(n, stat.size)) : null;
   if (digest !== null && (!sha256 || digest === sha256.toLowerCase())) return { zipPath, bytes: stat.size, sha256: digest };
   await fs.promises.rm(zipPath, { force: true }); // not the file asked for: download again
   return null;

@@ -20,7 +20,7 @@ export interface DownloadOptions {
   onProgress?: (bytes: number, total: number | null) => void;
   signal?: AbortSignal;
   maxRedirects?: number;
-  /** A connection silent this long is dropped (retryable). */
+  /** A connection silent this long is dropped (retryable); default 20 s, under a typical 30 s heartbeat timeout. */
   idleTimeoutMs?: number;
 }
 
@@ -30,6 +30,8 @@ export interface DownloadOutcome {
   /** Where this call started in the file: 0, or the byte offset a Range request resumed from. */
   resumedFrom: number;
 }
+
+const IDLE_TIMEOUT_MS = 20_000;
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -66,10 +68,15 @@ async function finish(outcome: DownloadOutcome, partial: string, dest: string, u
   return outcome;
 }
 
-/** sha256 of a whole file, streamed. */
-export async function sha256File(file: string): Promise<string> {
+/** sha256 of a whole file, streamed; onProgress(bytes hashed) lets a caller heartbeat through a big file. */
+export async function sha256File(file: string, onProgress?: (bytes: number) => void): Promise<string> {
   const hash = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  let bytes = 0;
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 })) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+    onProgress?.(bytes);
+  }
   return hash.digest('hex');
 }
 
@@ -106,8 +113,14 @@ async function attempt(url: string, partial: string, start: number, opts: Downlo
   await fs.promises.truncate(partial, offset).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
   });
+  let hashed = 0;
   if (offset > 0) {
-    for await (const chunk of fs.createReadStream(partial, { end: offset - 1 })) hash.update(chunk as Buffer);
+    // The kept part is hashed again (a heartbeat cannot carry a hash state); progress keeps heartbeats going.
+    for await (const chunk of fs.createReadStream(partial, { end: offset - 1, highWaterMark: 1024 * 1024 })) {
+      hash.update(chunk as Buffer);
+      hashed += (chunk as Buffer).length;
+      opts.onProgress?.(hashed, total);
+    }
   }
 
   const out = await fs.promises.open(partial, offset > 0 ? 'a' : 'w');
@@ -213,8 +226,8 @@ function request(url: string, start: number, opts: DownloadOptions): Promise<htt
   if (start > 0) headers.range = `bytes=${start}-`;
   return new Promise((resolve, reject) => {
     const req = client.get(parsed, { headers, signal: opts.signal }, resolve);
-    req.setTimeout(opts.idleTimeoutMs ?? 60_000, () => {
-      req.destroy(new Error(`no data for ${Math.round((opts.idleTimeoutMs ?? 60_000) / 1000)} s`));
+    req.setTimeout(opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS, () => {
+      req.destroy(new Error(`no data for ${Math.round((opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS) / 1000)} s`));
     });
     req.on('error', (err) => {
       if (isAbort(err, opts.signal)) return reject(err);

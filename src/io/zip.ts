@@ -31,7 +31,7 @@ export interface ZipExtractOptions {
   signal?: AbortSignal;
   /** Receives each record, in source order, i = 0, 1, 2, ... */
   emit: (record: EntryRecord) => Promise<void>;
-  /** After each record: records so far, bytes inflated so far. */
+  /** After each record and as bytes are inflated: records so far, bytes inflated so far (often: throttle it). */
   onProgress?: (entryIndex: number, bytes: number) => void;
 }
 
@@ -368,6 +368,7 @@ class ZipExtraction {
   /** Adds inflated bytes to the total; past the limit the whole extraction stops. */
   private count(n: number): void {
     this.bytes += n;
+    this.opts.onProgress?.(this.nextIndex, this.bytes); // keeps heartbeats going through one huge entry
     if (this.bytes > this.opts.maxUncompressedBytes) {
       throw new IoFailure(
         `zip expands past the ${formatBytes(this.opts.maxUncompressedBytes)} limit on uncompressed size (maxUncompressedBytes=${this.opts.maxUncompressedBytes}): ` +

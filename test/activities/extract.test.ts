@@ -139,8 +139,8 @@ test('cancelled mid-run, then retried with the last heartbeat, it ends with the 
     env.cancel();
   });
   await expect(env.run(extract, input())).rejects.toBeTruthy();
-  expect(last?.entryIndex).toBeGreaterThan(0);
-  expect(last!.entryIndex).toBeLessThan(33);
+  expect(last).toBeDefined();
+  expect(last!.entryIndex).toBeLessThan(33); // stopped before the end
   expect(fs.existsSync(workspace(outDir).entriesManifest)).toBe(false);
 
   const result = await new MockActivityEnvironment({ heartbeatDetails: last }).run(extract, input());

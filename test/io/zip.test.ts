@@ -265,3 +265,14 @@ test('entries too big to hold in memory are streamed with the same size, CRC and
   const failure = await run(zip, { maxUncompressedBytes: 8 * 1024 * 1024 }).catch((e) => e);
   expect(failure).toMatchObject({ type: 'ZipTooLarge', retryable: false });
 });
+
+test('progress is reported while one big entry streams, not only between entries', async () => {
+  const zip = await buildZip([{ name: 'big.dcm', data: Buffer.alloc(6 * 1024 * 1024, 1) }]);
+  fs.writeFileSync(zipPath, zip);
+  const seen: [number, number][] = [];
+  await extractSource({ source: zipPath, outDir, batchSize: 10, onProgress: (p) => seen.push([p.entryIndex, p.bytes]) });
+  const during = seen.filter(([entryIndex]) => entryIndex === 0);
+  expect(during.length).toBeGreaterThan(3);
+  expect(during[during.length - 1][1]).toBeGreaterThan(during[0][1]);
+  expect(seen).toContainEqual([1, 6 * 1024 * 1024]);
+});
