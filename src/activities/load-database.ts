@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { openCatalog } from '../db/catalog';
+import { catalogTarget, describeDb, openCatalog } from '../db/catalog';
 import { loadCatalog, type LoadCursor } from '../db/load';
 import { workspace } from '../workspace';
 
@@ -33,7 +33,9 @@ export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
   }
 
   const cursor = ctx.info.heartbeatDetails as Partial<LoadCursor> | undefined;
-  const db = await openCatalog({ outDir: input.outDir, dbUrl: input.dbUrl });
+  const db = await openCatalog({ outDir: input.outDir, dbUrl: input.dbUrl }).catch((err) => {
+    throw asFailure(err, input);
+  });
   try {
     return await loadCatalog(db, {
       outDir: input.outDir,
@@ -45,4 +47,23 @@ export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
   } finally {
     await db.destroy();
   }
+}
+
+/** PostgreSQL errors that no retry can fix: bad password, unknown role, missing database. */
+const PERMANENT_PG_CODES = new Set(['28P01', '28000', '3D000']);
+
+/** A catalog that cannot be opened: permanent causes fail at once, the rest (server down) retry. */
+function asFailure(err: unknown, input: LoadInput): unknown {
+  let where: string;
+  try {
+    catalogTarget(input);
+    where = describeDb(input);
+  } catch (badUrl) {
+    return ApplicationFailure.nonRetryable((badUrl as Error).message, 'BadDatabaseUrl');
+  }
+  const code = (err as { code?: string }).code;
+  if (code && PERMANENT_PG_CODES.has(code)) {
+    return ApplicationFailure.nonRetryable(`cannot open the catalog ${where}: ${(err as Error).message}`, 'CatalogUnavailable');
+  }
+  return err;
 }

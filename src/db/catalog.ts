@@ -63,6 +63,14 @@ const pgTypes = {
   },
 };
 
+// A connection error also rejects the query that wanted it: knex printing it first would only be noise.
+const log = {
+  warn(message: unknown) {
+    if (typeof message === 'string' && message.startsWith('Acquire connection error')) return;
+    console.warn(message);
+  },
+};
+
 /** A knex instance on the catalog, without touching the schema (db check inspects it as it is). */
 export function connectCatalog(opts: CatalogOptions): Knex {
   const target = catalogTarget(opts);
@@ -71,6 +79,7 @@ export function connectCatalog(opts: CatalogOptions): Knex {
       client: 'pg',
       connection: { connectionString: target.url, types: pgTypes } as Knex.PgConnectionConfig,
       pool: { min: 0, max: 4 },
+      log,
     });
   }
   fs.mkdirSync(path.dirname(target.file), { recursive: true });
@@ -78,6 +87,7 @@ export function connectCatalog(opts: CatalogOptions): Knex {
     client: 'better-sqlite3',
     connection: { filename: target.file },
     useNullAsDefault: true,
+    log,
     pool: {
       afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
         try {

@@ -6,11 +6,12 @@ import { loadDatabase } from '../../src/activities/load-database';
 import type { LoadCursor } from '../../src/db/load';
 import { workspace } from '../../src/workspace';
 import { startPostgres, type TestPostgres } from '../helpers/postgres';
-import { freshPgDatabase, instance, outcome, SERIES_CT, tempDir, writeRun } from '../db/fixtures';
+import { freshPgDatabase, instance, outcome, SERIES_CT, tempDir, removeTempDirs, writeRun } from '../db/fixtures';
 
 type Dialect = 'sqlite' | 'postgres';
 let server: Promise<TestPostgres> | undefined;
 afterAll(async () => {
+  removeTempDirs();
   if (server) await (await server).stop();
 });
 
@@ -77,6 +78,17 @@ describe.each<Dialect>(['sqlite', 'postgres'])('loadDatabase on %s', (dialect) =
     // On this fresh catalog only what came after the cursor was written: proof the resume skipped the rest.
     expect(await counts(opts)).toEqual([0, N - 1000, 1]);
     expect(beats[0]).toEqual({ instances: N, outcomes: N, seriesIssues: 0 });
+  });
+
+  test('a catalog that cannot exist fails at once, not retried', async () => {
+    const opts = await fresh(dialect);
+    await writeBigRun(opts.outDir);
+    const dbUrl = dialect === 'sqlite' ? 'mysql://db/catalog' : opts.dbUrl!.replace(/\/[^/]+$/, '/no_such_database');
+    const quiet = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+    await expect(quiet.run(loadDatabase, { outDir: opts.outDir, dbUrl, runId: 'r' })).rejects.toMatchObject({
+      nonRetryable: true,
+      message: expect.stringMatching(dialect === 'sqlite' ? /Unsupported database URL/ : /no_such_database" does not exist/),
+    });
   });
 
   test('missing stage outputs fail at once, not retried', async () => {

@@ -5,11 +5,12 @@ import { dbCheck } from '../../src/db/check';
 import { openCatalog } from '../../src/db/catalog';
 import { loadCatalog } from '../../src/db/load';
 import { startPostgres, type TestPostgres } from '../helpers/postgres';
-import { freshPgDatabase, smallRun, tempDir, writeRun } from './fixtures';
+import { freshPgDatabase, smallRun, tempDir, removeTempDirs, writeRun } from './fixtures';
 
 type Dialect = 'sqlite' | 'postgres';
 let server: Promise<TestPostgres> | undefined;
 afterAll(async () => {
+  removeTempDirs();
   if (server) await (await server).stop();
 });
 

@@ -78,8 +78,17 @@ export function smallRun(): RunFiles {
   return { instances, outcomes, issues };
 }
 
+const tempDirs: string[] = [];
+
+/** A new temp dir, removed by removeTempDirs() (call it in afterAll). */
 export function tempDir(prefix = 'dicomflow-db-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 let databases = 0;
