@@ -62,7 +62,7 @@ async function writeManifest(opts: ExtractOptions, ws: Workspace): Promise<void>
   const onProgress = (entryIndex: number, bytes: number) => opts.onProgress?.({ phase: 'extract', entryIndex, bytes });
   try {
     if (stat.isDirectory()) {
-      await walkFolder(opts.source, { signal: opts.signal, emit: (r) => manifest.append(r), onProgress });
+      await walkFolder(opts.source, { exclude: ws.root, signal: opts.signal, emit: (r) => manifest.append(r), onProgress });
     } else {
       const tmpDir = path.join(ws.workDir, 'extract-tmp');
       await extractZip(opts.source, {

@@ -8,6 +8,8 @@ import type { EntryRecord } from '../records';
 import { isMacosMetadata } from './entry-path';
 
 export interface FolderWalkOptions {
+  /** A folder inside the source not to list (the output folder, when it sits inside the source). */
+  exclude?: string;
   signal?: AbortSignal;
   emit: (record: EntryRecord) => Promise<void>;
   onProgress?: (entryIndex: number, bytes: number) => void;
@@ -21,7 +23,7 @@ interface Found {
 
 export async function walkFolder(root: string, opts: FolderWalkOptions): Promise<{ entries: number; bytes: number }> {
   const found: Found[] = [];
-  await collect(path.resolve(root), '', found);
+  await collect(path.resolve(root), '', found, opts.exclude ? path.resolve(opts.exclude) : undefined);
   const byteOrder = (a: Found, b: Found) => Buffer.compare(Buffer.from(a.relative), Buffer.from(b.relative));
   found.sort(byteOrder);
 
@@ -49,7 +51,7 @@ export async function walkFolder(root: string, opts: FolderWalkOptions): Promise
   return { entries: found.length, bytes };
 }
 
-async function collect(absDir: string, relDir: string, out: Found[]): Promise<void> {
+async function collect(absDir: string, relDir: string, out: Found[], exclude?: string): Promise<void> {
   let dirents: fs.Dirent[];
   try {
     dirents = await fs.promises.readdir(absDir, { withFileTypes: true });
@@ -63,8 +65,9 @@ async function collect(absDir: string, relDir: string, out: Found[]): Promise<vo
     const abs = path.join(absDir, d.name);
     // Some file systems do not report the type in readdir: ask lstat then.
     const type = d.isFile() || d.isDirectory() || d.isSymbolicLink() ? d : await fs.promises.lstat(abs);
-    if (type.isDirectory()) await collect(abs, relative, out);
-    else if (type.isSymbolicLink()) out.push({ relative, kind: 'symlink' });
+    if (type.isDirectory()) {
+      if (abs !== exclude) await collect(abs, relative, out, exclude);
+    } else if (type.isSymbolicLink()) out.push({ relative, kind: 'symlink' });
     else if (type.isFile()) out.push({ relative, kind: 'file' });
     else out.push({ relative, kind: 'other' });
   }

@@ -67,6 +67,9 @@ beforeAll(async () => {
       case '/busy':
         res.writeHead(503);
         return res.end('later');
+      case '/slow-down':
+        res.writeHead(429, { 'retry-after': '1' });
+        return res.end();
       case '/html':
         res.writeHead(200, { 'content-type': 'text/html' });
         return res.end('<html>login page</html>');
@@ -171,6 +174,12 @@ test('503 is a retryable failure', async () => {
   expect(failure.nonRetryable).toBe(false);
   expect(failure.type).toBe('HttpServerError');
   expect(failure.message).toContain('503');
+});
+
+test('429 Too Many Requests is retryable, not a client error', async () => {
+  const failure = await failureOf(new MockActivityEnvironment().run(download, { url: `${base}/slow-down`, outDir: dir }));
+  expect(failure.nonRetryable).toBe(false);
+  expect(failure.message).toBe(`HTTP 429 Too Many Requests from ${base}/slow-down`);
 });
 
 test('a connection refused is a retryable failure', async () => {

@@ -51,3 +51,13 @@ test('a folder is listed in byte order of its relative paths, files referenced i
     'work/entries.jsonl',
   ]);
 });
+
+test('an output folder inside the source folder is not listed', async () => {
+  put('a.dcm');
+  put('z/b.dcm');
+  const outDir = path.join(root, 'src', 'out');
+  const summary = await extractSource({ source: path.join(root, 'src'), outDir, batchSize: 10 });
+  const records = await readAll<EntryRecord>(workspace(outDir).entriesManifest);
+  expect(records.map((r) => r.source)).toEqual(['a.dcm', 'z/b.dcm']);
+  expect(summary.entries).toBe(2);
+});
