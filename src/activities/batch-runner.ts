@@ -47,9 +47,13 @@ export async function runResumableBatch<In, Out>(args: {
 
   const ctx = Context.current();
   const items = await args.items();
-  const resumed = ctx.info.heartbeatDetails as BatchCursor | undefined;
+  let resumed = ctx.info.heartbeatDetails as BatchCursor | undefined;
+  // Resume from the last heartbeat; if its partial file is gone, the batch simply starts over.
+  const out = await openAppender(outputFile, { resumeBytes: resumed?.bytes ?? 0 }).catch(() => {
+    resumed = undefined;
+    return openAppender(outputFile);
+  });
   const start = resumed?.done ?? 0;
-  const out = await openAppender(outputFile, { resumeBytes: resumed?.bytes ?? 0 });
   let lastBeat = 0;
   for (let at = start; at < items.length; at += CHUNK) {
     const chunk = items.slice(at, at + CHUNK);

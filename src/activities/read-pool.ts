@@ -26,13 +26,16 @@ class ReadPool {
   private idle: Worker[] = [];
   private queue: Job[] = [];
   private running = new Map<Worker, Job>();
+  size: number;
 
   constructor(script: string, size: number) {
+    this.size = size;
     for (let n = 0; n < size; n++) {
       const worker = new Worker(script);
-      worker.unref(); // an idle pool never keeps the process alive
       worker.on('message', (result: DicomReadResult) => this.finish(worker, (job) => job.resolve(result)));
-      worker.on('error', (err) => this.finish(worker, (job) => job.reject(err)));
+      // A thread that dies is not reused: its job fails (the batch retries) and the others go on.
+      worker.on('error', (err) => this.finish(worker, (job) => job.reject(err), false));
+      worker.unref(); // an idle thread never keeps the process alive (after the listeners, which ref it)
       this.idle.push(worker);
     }
   }
@@ -44,10 +47,12 @@ class ReadPool {
     });
   }
 
-  private finish(worker: Worker, settle: (job: Job) => void): void {
+  private finish(worker: Worker, settle: (job: Job) => void, reusable = true): void {
     const job = this.running.get(worker);
     this.running.delete(worker);
-    this.idle.push(worker);
+    worker.unref();
+    if (reusable) this.idle.push(worker);
+    this.size -= reusable ? 0 : 1;
     if (job) settle(job);
     this.dispatch();
   }
@@ -57,6 +62,7 @@ class ReadPool {
       const worker = this.idle.pop()!;
       const job = this.queue.shift()!;
       this.running.set(worker, job);
+      worker.ref(); // a thread with work keeps the process alive until it answers
       worker.postMessage({ file: job.file, withMeta: job.withMeta });
     }
   }
@@ -72,5 +78,6 @@ export async function readHeaders(files: string[], withMeta: boolean): Promise<D
     pool = script && threads > 1 ? new ReadPool(script, threads) : null;
   }
   const current = pool;
-  return Promise.all(files.map((file) => (current ? current.read(file, withMeta) : readDicomFile(file, { withMeta }))));
+  const useThreads = current !== null && current.size > 0;
+  return Promise.all(files.map((file) => (useThreads ? current.read(file, withMeta) : readDicomFile(file, { withMeta }))));
 }

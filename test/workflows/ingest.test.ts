@@ -8,7 +8,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { execFileSync } from 'child_process';
+import { findTemporalCli } from '../../src/temporal/cli-binary';
 import * as activities from '../../src/activities';
 import { ingestDataset } from '../../src/workflows';
 import { synthesize, type SynthManifest } from '../../src/synth';
@@ -87,8 +88,9 @@ test('ingestDataset over a broken synthetic zip gives exactly the contract', asy
   if (process.env.DICOMFLOW_RECORD_HISTORIES) {
     const dir = path.join(__dirname, '..', 'fixtures', 'histories');
     for (const id of [workflowId, `${workflowId}/validate`, `${workflowId}/metadata`]) {
-      const history = await env.client.workflow.getHandle(id).fetchHistory();
-      fs.writeFileSync(path.join(dir, `${id.replace(/\//g, '--')}.json`), historyToJSON(history));
+      // The CLI writes the standard JSON history format that Worker.runReplayHistory reads.
+      const json = execFileSync(findTemporalCli(), ['workflow', 'show', '--address', env.address, '--workflow-id', id, '--output', 'json']);
+      fs.writeFileSync(path.join(dir, `${id.replace(/\//g, '--')}.json`), json);
     }
   }
 });
