@@ -74,7 +74,6 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
     }
     if (status !== 'RUNNING') {
       if (source.kind === 'url') await checkUrlReachable(source.location);
-      if (opts.rerun) fs.rmSync(workspace(outDir).workDir, { recursive: true, force: true }); // recompute every stage
       const input: IngestInput = {
         source: source.location,
         sourceKind: source.kind,
@@ -86,6 +85,7 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
         concurrency: opts.concurrency ?? Math.max(2, os.availableParallelism() * 2),
         maxUncompressedBytes: opts.maxUncompressedBytes,
       };
+      claimScratch(outDir, input.runId, opts.rerun === true);
       handle = await client.workflow.start(ingestDataset, { taskQueue, workflowId, args: [input] });
       print(status === 'NONE' || opts.rerun ? `Started run ${workflowId}` : `Previous run ended ${status}; started it again (finished stages are not redone)`);
     } else {
@@ -124,6 +124,27 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
     await nativeConnection?.close().catch(() => undefined);
     await connection.close();
   }
+}
+
+/**
+ * DIR/work and DIR/download hold one run's intermediate files; stages trust what they find there (that is how a
+ * resumed run skips finished work). So a run of another source into the same DIR, or --rerun, starts them afresh.
+ */
+function claimScratch(outDir: string, runId: string, fresh: boolean): void {
+  const ws = workspace(outDir);
+  const ownerFile = path.join(ws.workDir, 'owner.json');
+  let owner: string | undefined;
+  try {
+    owner = (JSON.parse(fs.readFileSync(ownerFile, 'utf8')) as { runId: string }).runId;
+  } catch {
+    /* no earlier run */
+  }
+  if (fresh || (owner !== undefined && owner !== runId)) {
+    fs.rmSync(ws.workDir, { recursive: true, force: true });
+    fs.rmSync(ws.downloadDir, { recursive: true, force: true });
+  }
+  fs.mkdirSync(ws.workDir, { recursive: true });
+  fs.writeFileSync(ownerFile, JSON.stringify({ runId }));
 }
 
 /** Prints progress from the workflow's query until `result` settles. */

@@ -4,10 +4,17 @@ import type { IngestSummary, Progress } from '../workflows/types';
 export function progressLine(p: Progress): string {
   const current = p.stages.find((s) => s.stage === p.stage);
   const elapsed = p.stages.filter((s) => s.state === 'done').map((s) => `${s.stage} ${s.seconds?.toFixed(1)}s`);
-  let detail = '';
-  if (p.stage === 'validate') detail = `${p.validated}/${p.candidates} files, ${p.invalid} invalid`;
-  else if (p.stage === 'metadata') detail = `${p.metadataRead}/${p.candidates - p.invalid} files`;
-  else if (p.found > 0) detail = `${p.found} entries, ${p.invalid} invalid`;
+  const details: Record<Progress['stage'], () => string> = {
+    download: () => 'downloading the zip',
+    extract: () => 'unpacking and listing the entries',
+    validate: () => `${p.validated}/${p.candidates} files, ${p.invalid} invalid`,
+    metadata: () => `${p.metadataRead}/${p.candidates - p.invalid} files`,
+    organize: () => `placing ${p.candidates - p.invalid} valid files in the tree`,
+    load: () => 'loading the catalog',
+    report: () => 'writing reports and charts',
+    done: () => `${p.found} entries, ${p.invalid} invalid`,
+  };
+  const detail = details[p.stage]();
   const state = current?.state === 'running' ? '' : ` (${current?.state ?? p.stage})`;
   return `[${p.stage}${state}] ${detail}${elapsed.length ? `   done: ${elapsed.join(', ')}` : ''}`;
 }

@@ -23,7 +23,8 @@ export async function processBatches(input: BatchStageInput): Promise<BatchStage
   let { nextBatch, processed, invalid } = input;
   const inFlight = new Map<number, Promise<BatchResult>>();
 
-  const historyIsLong = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_EVENTS_BEFORE_CONTINUE;
+  const limit = input.historyLimit ?? HISTORY_EVENTS_BEFORE_CONTINUE;
+  const historyIsLong = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > limit;
 
   async function settleOne(): Promise<void> {
     const result = await Promise.race(inFlight.values());

@@ -86,7 +86,7 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
   function batched(name: 'validate' | 'metadata', batchCount: number): Promise<BatchStageResult> {
     return executeChild(processBatches, {
       workflowId: `${workflowInfo().workflowId}/${name}`,
-      args: [{ stage: name, outDir: input.outDir, batchCount, concurrency: input.concurrency, parentWorkflowId: workflowInfo().workflowId, nextBatch: 0, processed: 0, invalid: 0 }],
+      args: [{ stage: name, outDir: input.outDir, batchCount, concurrency: input.concurrency, parentWorkflowId: workflowInfo().workflowId, nextBatch: 0, processed: 0, invalid: 0, historyLimit: input.historyLimit }],
     });
   }
 

@@ -16,6 +16,8 @@ export interface IngestInput {
   /** Batch activities in flight at once (across all workers). */
   concurrency: number;
   maxUncompressedBytes?: number;
+  /** History events after which a batch stage continues as new (default 10,000; tests set it low). */
+  historyLimit?: number;
 }
 
 export interface StageProgress {
@@ -72,6 +74,7 @@ export interface BatchStageInput {
   nextBatch: number;
   processed: number;
   invalid: number;
+  historyLimit?: number;
 }
 
 export interface BatchStageResult {

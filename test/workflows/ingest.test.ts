@@ -94,3 +94,30 @@ test('ingestDataset over a broken synthetic zip gives exactly the contract', asy
     }
   }
 });
+
+test('a batch stage continues as new when its history grows, and still counts every file', async () => {
+  const small = path.join(parent, 'source', 'small.zip');
+  const expected = await synthesize({ patients: 2, slices: 10, size: 32, broken: false, seed: 11, out: small });
+  const outDir = path.join(parent, 'out-can');
+  const taskQueue = 'wf-can';
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
+  const workflowId = 'ingest-continue-as-new';
+  const summary = await worker.runUntil(
+    env.client.workflow.execute(ingestDataset, {
+      taskQueue,
+      workflowId,
+      // One file per batch and a tiny history budget: each stage has to continue as new several times.
+      args: [{ source: small, sourceKind: 'zip', outDir, runId: 'can', batchSize: 1, concurrency: 2, historyLimit: 30 }],
+    }),
+  );
+  expect(summary.counts.instances).toBe(expected.instances.length);
+  expect(summary.counts.valid).toBe(expected.entries.filter((e) => e.status === 'valid').length);
+
+  for (const stage of ['validate', 'metadata']) {
+    const child = env.client.workflow.getHandle(`${workflowId}/${stage}`);
+    const { events } = await child.fetchHistory();
+    const started = events![0].workflowExecutionStartedEventAttributes!;
+    expect(started.continuedExecutionRunId).toBeTruthy(); // the last run continued an earlier one
+    expect(events!.length).toBeLessThan(80);
+  }
+});
