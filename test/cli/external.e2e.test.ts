@@ -1,0 +1,91 @@
+/**
+ * The multi-host set-up, on one machine: an existing Temporal server (TEMPORAL_ADDRESS), a standalone
+ * `dicomflow worker`, and the catalog in a real PostgreSQL. Also: a stage that fails shows its reason and is
+ * retried by running the command again, without redoing the finished stages.
+ */
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { synthesize, type SynthManifest } from '../../src/synth';
+import { openCatalog } from '../../src/db/catalog';
+import { workspace } from '../../src/workspace';
+import { BIN, runCli } from '../helpers/cli';
+import { expectMatchesManifest } from '../helpers/dataset';
+import { startPostgres, type TestPostgres } from '../helpers/postgres';
+import { localTemporal } from '../helpers/temporal';
+
+jest.setTimeout(300_000);
+
+let tmp: string;
+let zip: string;
+let manifest: SynthManifest;
+let pg: TestPostgres;
+let temporal: TestWorkflowEnvironment;
+let worker: ChildProcess;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-ext-'));
+  zip = path.join(tmp, 'lidc.zip');
+  [manifest, pg, temporal] = await Promise.all([
+    synthesize({ patients: 3, slices: 5, size: 64, broken: true, seed: 5, out: zip }),
+    startPostgres(),
+    localTemporal(),
+  ]);
+  env = { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_UI_URL: 'http://ui.example' };
+  worker = spawn(process.execPath, [BIN, 'worker', '--task-queue', 'ext-test'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+});
+
+afterAll(async () => {
+  worker?.kill('SIGTERM');
+  await temporal?.teardown();
+  await pg?.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('ingest through an external cluster and worker into PostgreSQL; db check and show read it back', async () => {
+  const dir = path.join(tmp, 'out');
+  const result = await runCli(['ingest', zip, '--out', dir, '--db', pg.url, '--task-queue', 'ext-test'], { env });
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  expect(result.stdout).toMatch(/Temporal UI http:\/\/ui\.example\/namespaces\/default\/workflows\/dicomflow-/);
+  expect(fs.existsSync(workspace(dir).temporalDir)).toBe(false); // no embedded server was started
+
+  const knex = await openCatalog({ dbUrl: pg.url });
+  try {
+    await expectMatchesManifest(knex, dir, manifest);
+    // The whole header is jsonb: PatientID straight from the DICOM JSON model.
+    const first = manifest.instances.find((i) => i.patientId)!;
+    const row = await knex.raw(`select meta->'00100020'->'Value'->>0 as pid from dicom_metadata where sop_instance_uid = ?`, [first.sopInstanceUid]);
+    expect(row.rows[0].pid).toBe(first.patientId);
+  } finally {
+    await knex.destroy();
+  }
+
+  const check = await runCli(['db', 'check', '--db', pg.url]);
+  expect(check.code).toBe(0);
+  expect(check.stdout).toContain(String(manifest.instances.length));
+
+  const sop = manifest.instances[0].sopInstanceUid;
+  const show = await runCli(['show', sop, '--db', pg.url]);
+  expect(show.code).toBe(0);
+  expect(show.stdout).toMatch(new RegExp(`SOPInstanceUID \\(0008,0018\\) UI .*${sop.replace(/\./g, '\\.')}`));
+  expect(show.stdout).toMatch(/PixelData \(7FE0,0010\)/);
+});
+
+test('a failed stage shows its reason; running again with the cause fixed finishes without redoing done stages', async () => {
+  const dir = path.join(tmp, 'out-retry');
+  const missingDb = pg.url.replace(/\/[^/]*$/, '/no_such_database');
+  const failed = await runCli(['ingest', zip, '--out', dir, '--db', missingDb, '--task-queue', 'ext-test'], { env });
+  expect(failed.code).toBe(1);
+  expect(failed.stderr).toMatch(/run dicomflow-\w+ failed: stage load failed: .*no_such_database/);
+  const manifestFile = workspace(dir).entriesManifest;
+  const extractedAt = fs.statSync(manifestFile).mtimeMs;
+
+  const again = await runCli(['ingest', zip, '--out', dir, '--db', pg.url, '--task-queue', 'ext-test'], { env });
+  expect(again.code).toBe(0);
+  expect(again.stdout).toMatch(/Previous run ended FAILED; started it again/);
+  expect(fs.statSync(manifestFile).mtimeMs).toBe(extractedAt); // extract was not redone
+});
