@@ -63,10 +63,12 @@ const pgTypes = {
   },
 };
 
-// A connection error also rejects the query that wanted it: knex printing it first would only be noise.
+// knex prints these before the call that hit them rejects: only noise for us.
+const QUIET = /^(Acquire connection error|Can't take lock to run migrations|If you are sure migrations are not running)/;
 const log = {
   warn(message: unknown) {
-    if (typeof message === 'string' && message.startsWith('Acquire connection error')) return;
+    // Reported by the failing call itself (connection errors) or handled by migrate() (lock races).
+    if (typeof message === 'string' && QUIET.test(message)) return;
     console.warn(message);
   },
 };
@@ -104,11 +106,27 @@ export function connectCatalog(opts: CatalogOptions): Knex {
   });
 }
 
+// Another worker migrating the same catalog at the same moment: wait and look again.
+const MIGRATION_RACE = /already locked|already exists|duplicate key|database is locked|SQLITE_BUSY/i;
+
+async function migrate(db: Knex): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [, pending] = await db.migrate.list({ migrationSource });
+      if (pending.length > 0) await db.migrate.latest({ migrationSource });
+      return;
+    } catch (err) {
+      if (attempt >= 20 || !MIGRATION_RACE.test(String((err as Error).message))) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt + Math.random() * 50));
+    }
+  }
+}
+
 /** A migrated knex instance on the catalog. The caller must `destroy()` it. */
 export async function openCatalog(opts: CatalogOptions): Promise<Knex> {
   const db = connectCatalog(opts);
   try {
-    await db.migrate.latest({ migrationSource });
+    await migrate(db);
   } catch (err) {
     await db.destroy();
     throw err;

@@ -3,7 +3,7 @@ import * as path from 'path';
 import type { Knex } from 'knex';
 import { catalogTarget, describeDb, openCatalog } from '../../src/db/catalog';
 import { loadCatalog, metaJson, rowsPerStatement, type LoadCursor } from '../../src/db/load';
-import { DICOM_METADATA_COLUMNS } from '../../src/db/migrations';
+import { DICOM_METADATA_COLUMNS, migrationSource } from '../../src/db/migrations';
 import { startPostgres, type TestPostgres } from '../helpers/postgres';
 import { freshPgDatabase, instance, outcome, SERIES_CR, SERIES_CT, smallRun, STUDY, tempDir, removeTempDirs, writeRun } from './fixtures';
 
@@ -123,6 +123,20 @@ describe.each<Dialect>(['sqlite', 'postgres'])('%s catalog', (dialect) => {
       await expect(db('dicom_metadata').insert(row)).rejects.toMatchObject(duplicateKey);
       await expect(db('validation_results').insert([outcomeRowFor('r1', 'a'), outcomeRowFor('r1', 'a')])).rejects.toMatchObject(duplicateKey);
     });
+  });
+
+  test('workers opening a new catalog at the same moment all get it migrated', async () => {
+    const opts = await fresh(dialect);
+    const opened = await Promise.allSettled(Array.from({ length: 4 }, () => openCatalog(opts)));
+    const dbs = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    try {
+      expect(opened.filter((o) => o.status === 'rejected')).toEqual([]);
+      for (const db of dbs) expect(await count(db, 'dicom_metadata')).toBe(0);
+      const [done] = await dbs[0].migrate.list({ migrationSource });
+      expect(done).toHaveLength(1);
+    } finally {
+      await Promise.all(dbs.map((db) => db.destroy()));
+    }
   });
 
   test('values land as the contract says, meta queryable as JSON', async () => {
