@@ -106,7 +106,8 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
   progress.metadataRead = read.processed;
 
   await stage('organize', () => organize({ outDir, batchCount: found.batchCount }));
-  await stage('load', () => loadDatabase({ outDir, dbUrl: input.dbUrl, runId }));
+  // The catalog records where the run came from; a presigned URL's query (its signature) is left out.
+  await stage('load', () => loadDatabase({ outDir, dbUrl: input.dbUrl, runId, source: input.source.split('?')[0] }));
   const report = await stage('report', () => writeReport({ outDir, runId, source: input.source, stageSeconds }));
   progress.stage = 'done';
 
