@@ -22,10 +22,10 @@ export interface TestPostgres {
 }
 
 /** Directory holding initdb/pg_ctl: $PG_BIN, else the newest /usr/lib/postgresql/<version>/bin. */
-export function findPostgresBin(): string {
+export function findPostgresBin(where: { pgBin?: string; base?: string } = { pgBin: process.env.PG_BIN }): string {
   const candidates: string[] = [];
-  if (process.env.PG_BIN) candidates.push(process.env.PG_BIN);
-  const base = '/usr/lib/postgresql';
+  if (where.pgBin) candidates.push(where.pgBin);
+  const base = where.base ?? '/usr/lib/postgresql';
   if (fs.existsSync(base)) {
     const versions = fs
       .readdirSync(base)
