@@ -103,7 +103,14 @@ function installed(name: string): boolean {
   }
 }
 
-export async function benchSqliteDrivers(rows = 50000): Promise<string> {
+export interface SqliteDriverRates {
+  rows: number;
+  /** rows/s of each driver that is installed (best of two rounds) */
+  rowsPerSecond: Partial<Record<Driver, number>>;
+}
+
+/** Loads `rows` records with each installed driver; sqlite3 is measured only when it is installed. */
+export async function measureSqliteDrivers(rows = 50000): Promise<SqliteDriverRates> {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-bench-sqlite-'));
   try {
     const ws = workspace(outDir);
@@ -119,14 +126,19 @@ export async function benchSqliteDrivers(rows = 50000): Promise<string> {
     for (let round = 0; round < 2; round++) {
       for (const driver of drivers) best[driver] = Math.max(best[driver] ?? 0, await measure(driver, outDir, rows));
     }
-    const lines = [`SQLite load of ${rows} dicom_metadata rows through knex (500-row upserts, WAL, synchronous=NORMAL):`];
-    for (const driver of drivers) lines.push(`  ${driver.padEnd(15)} ${Math.round(best[driver]!)} rows/s`);
-    if (best.sqlite3) lines.push(`  better-sqlite3 / sqlite3 = ${(best['better-sqlite3']! / best.sqlite3).toFixed(2)}x`);
-    else lines.push('  sqlite3 not installed: `npm install --no-save sqlite3` to compare');
-    return lines.join('\n');
+    return { rows, rowsPerSecond: best };
   } finally {
     fs.rmSync(outDir, { recursive: true, force: true });
   }
+}
+
+export async function benchSqliteDrivers(rows = 50000): Promise<string> {
+  const { rowsPerSecond: best } = await measureSqliteDrivers(rows);
+  const lines = [`SQLite load of ${rows} dicom_metadata rows through knex (500-row upserts, WAL, synchronous=NORMAL):`];
+  for (const driver of ['better-sqlite3', 'sqlite3'] as const) if (best[driver]) lines.push(`  ${driver.padEnd(15)} ${Math.round(best[driver]!)} rows/s`);
+  if (best.sqlite3) lines.push(`  better-sqlite3 / sqlite3 = ${(best['better-sqlite3']! / best.sqlite3).toFixed(2)}x`);
+  else lines.push('  sqlite3 not installed: `npm install --no-save sqlite3` to compare');
+  return lines.join('\n');
 }
 
 if (require.main === module) {
