@@ -71,11 +71,18 @@ function int32(value: number | null | undefined): number | null {
   return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) <= 2147483647 ? value : null;
 }
 
-/** The meta JSON text; a NUL inside a string (serialized as \u0000, unless the backslash is itself escaped) is dropped. */
+/**
+ * The meta JSON text, made acceptable to PostgreSQL jsonb: a NUL inside a string is dropped and a lone
+ * UTF-16 surrogate becomes U+FFFD. JSON.stringify writes exactly these as \u escapes (paired surrogates
+ * stay raw), so only escapes whose backslash is not itself escaped are touched.
+ */
 export function metaJson(meta: unknown): string | null {
   if (meta === undefined || meta === null) return null;
   const json = JSON.stringify(meta);
-  return json.includes('\\u0000') ? json.replace(/(^|[^\\])((?:\\\\)*)\\u0000/g, '$1$2') : json;
+  if (!/\\u(0000|d[89a-f])/i.test(json)) return json;
+  return json.replace(/(?<!\\)((?:\\\\)*)\\u(0000|d[89a-f][0-9a-f]{2})/gi, (_m, slashes: string, code: string) =>
+    slashes + (code === '0000' ? '' : '\\ufffd'),
+  );
 }
 
 export function instanceRow(r: InstanceRecord, runId: string): Row {

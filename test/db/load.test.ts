@@ -87,9 +87,11 @@ describe('catalog target', () => {
     expect(rowsPerStatement(200, 'sqlite', 5000)).toBe(163); // 32766 / 200
   });
 
-  test('a NUL inside a JSON string is dropped, an escaped backslash before u0000 is kept', () => {
-    expect(metaJson({ a: { vr: 'LO', Value: ['x\u0000'] } })).toBe('{"a":{"vr":"LO","Value":["x"]}}');
-    expect(metaJson({ a: 'path\\u0000' })).toBe(JSON.stringify({ a: 'path\\u0000' }));
+  test('meta JSON: NULs dropped, lone surrogates replaced, escaped backslashes and real pairs kept', () => {
+    expect(metaJson({ a: { vr: 'LO', Value: ['x\u0000\u0000y\u0000'] } })).toBe('{"a":{"vr":"LO","Value":["xy"]}}');
+    expect(metaJson({ a: 'path\\u0000', b: '\\\u0000' })).toBe(JSON.stringify({ a: 'path\\u0000', b: '\\' }));
+    expect(JSON.parse(metaJson({ a: 'bad \ud800 end', b: 'low \udfff', c: 'pair 😀 山田' })!)).toEqual({ a: 'bad \ufffd end', b: 'low \ufffd', c: 'pair 😀 山田' });
+    expect(metaJson({ a: 'plain' })).toBe('{"a":"plain"}');
   });
 });
 
@@ -261,10 +263,11 @@ describe.each<Dialect>(['sqlite', 'postgres'])('%s catalog', (dialect) => {
     });
   });
 
-  test('text with NUL characters and odd numbers still loads', async () => {
+  test('text with NUL characters, lone surrogates and odd numbers still loads', async () => {
     const opts = await fresh(dialect);
     const odd = instance(1, SERIES_CT, { patientId: 'P\u00001', instanceNumber: 1.5, sliceThickness: Number.NaN });
     odd.meta['00081030'] = { vr: 'LO', Value: ['Chest\u0000'] };
+    odd.meta['00081090'] = { vr: 'LO', Value: ['broken \udc00 text'] };
     await writeRun(opts.outDir, { instances: [odd], outcomes: [], issues: [] });
     await withCatalog(opts, async (db) => {
       await loadCatalog(db, { outDir: opts.outDir, runId: 'r' });
@@ -272,6 +275,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('%s catalog', (dialect) => {
       expect(row).toMatchObject({ patient_id: 'P1', instance_number: null, slice_thickness: null });
       const meta = typeof row.meta === 'string' ? JSON.parse(row.meta) : row.meta;
       expect(meta['00081030']).toEqual({ vr: 'LO', Value: ['Chest'] });
+      expect(meta['00081090']).toEqual({ vr: 'LO', Value: ['broken \ufffd text'] });
     });
   });
 });
