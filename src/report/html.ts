@@ -154,7 +154,7 @@ dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:0
 table{border-collapse:collapse;font-size:.92em}caption{font-weight:bold;text-align:left;padding-bottom:.3em}
 th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}th{background:#f3f5f8}
 td.num{text-align:right;font-variant-numeric:tabular-nums}tr.total td{font-weight:bold}
-table.list{width:100%}td.uid,td.path{word-break:break-all;font-family:"DejaVu Sans Mono",monospace;font-size:.9em}
+table.list{width:100%}td.uid,td.path{word-break:break-all;width:45%;font-family:"DejaVu Sans Mono",monospace;font-size:.9em}
 figure{margin:1em 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}figcaption{font-size:.9em;color:#555}
 footer{margin-top:2em;font-size:.9em;color:#555}
 `.trim();
