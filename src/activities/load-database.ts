@@ -42,7 +42,11 @@ export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
       runId: input.runId,
       source: input.source,
       cursor,
-      onProgress: (done) => ctx.heartbeat(done),
+      onProgress: (done) => {
+        ctx.heartbeat(done);
+        // A cancelled workflow stops the load between batches (everything so far is committed).
+        ctx.cancellationSignal.throwIfAborted();
+      },
     });
   } finally {
     await db.destroy();

@@ -80,6 +80,15 @@ describe.each<Dialect>(['sqlite', 'postgres'])('loadDatabase on %s', (dialect) =
     expect(beats[0]).toEqual({ instances: N, outcomes: N, seriesIssues: 0 });
   });
 
+  test('a cancelled activity stops after the batch in hand', async () => {
+    const opts = await fresh(dialect);
+    await writeBigRun(opts.outDir);
+    const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+    env.once('heartbeat', () => env.cancel());
+    await expect(env.run(loadDatabase, { ...opts, runId: 'run-1' })).rejects.toMatchObject({ name: 'CancelledFailure' });
+    expect(await counts(opts)).toEqual([500, 0, 0]);
+  });
+
   test('a catalog that cannot exist fails at once, not retried', async () => {
     const opts = await fresh(dialect);
     await writeBigRun(opts.outDir);
