@@ -10,6 +10,7 @@ export function manifestOf(entries: PlannedEntry[]): SynthManifest {
   const out: ExpectedEntry[] = [];
   const instances: ExpectedInstance[] = [];
   const firstCopy = new Map<string, string>(); // SOP Instance UID -> content key of the first copy
+  const seriesIssues: SynthManifest['seriesIssues'] = [];
   const walk = (list: PlannedEntry[], prefix: string) => {
     for (const e of list) {
       const path = prefix + e.path;
@@ -30,11 +31,12 @@ export function manifestOf(entries: PlannedEntry[]): SynthManifest {
       } else {
         throw new Error(`planned entry ${path} has no outcome`);
       }
+      if (e.seriesIssues) seriesIssues.push(...e.seriesIssues);
       if (e.inner) walk(e.inner, `${path}/`);
     }
   };
   walk(entries, '');
-  return { entries: out, instances, series: seriesOf(instances) };
+  return { entries: out, instances, series: seriesOf(instances), seriesIssues };
 }
 
 function seriesOf(instances: ExpectedInstance[]): ExpectedSeries[] {

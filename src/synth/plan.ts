@@ -36,6 +36,8 @@ export interface PlannedEntry {
   outcome?: { status: Exclude<EntryStatus, 'valid' | 'duplicate' | 'conflict'>; code: Code };
   /** a nested zip's entries */
   inner?: PlannedEntry[];
+  /** series-level findings this entry's series is planted with (given on one entry of the series) */
+  seriesIssues?: { seriesInstanceUid: string; code: Code }[];
 }
 
 export interface PlanOptions {
@@ -196,6 +198,28 @@ async function brokenEntries(o: PlanOptions, host: PatientSeries): Promise<Plann
   const inner = [dicomEntry('nested-series/1-001.dcm', ySlice(0, 'implicit-le')), dicomEntry('nested-series/1-002.dcm', ySlice(1, 'explicit-le'))];
   const nestedBytes = await zipToBuffer(inner.map((e) => ({ name: e.path, data: e.data, compress: e.compress })));
   out.push({ ...fixed('extra/nested.zip', 'skipped', 'SKIPPED_NESTED_ZIP', () => nestedBytes), inner });
+
+  // Series the series checks must flag: one missing slice 1-003 (a gap in InstanceNumber, and twice the spacing
+  // there), and one whose middle slice has other Rows/Columns. Each slice is valid on its own.
+  const gappy = ctSeriesPlan(seed, 'extra/gappy', { size: small, slices: 5, transferSyntax: 'explicit-le' });
+  const mixed = ctSeriesPlan(seed, 'extra/mixed', { size: small, slices: 3, transferSyntax: 'implicit-le' });
+  const sliceOf = (series: SeriesPlan, label: string, index: number): InstancePlan => ({
+    patient,
+    study,
+    series,
+    index,
+    sopInstanceUid: uid(seed, `${label}/${index}`),
+    transferSyntax: series.transferSyntax,
+  });
+  const gapped = [0, 1, 3, 4].map((k) => dicomEntry(`extra/gappy/1-${pad3(k + 1)}.dcm`, sliceOf(gappy, 'extra/gappy', k)));
+  gapped[0].seriesIssues = [
+    { seriesInstanceUid: gappy.uid, code: 'INSTANCE_NUMBER_GAP' },
+    { seriesInstanceUid: gappy.uid, code: 'UNEVEN_SLICE_SPACING' },
+  ];
+  const smaller = { ...mixed, rows: small / 2, columns: small / 2 };
+  const mixedEntries = [0, 1, 2].map((k) => dicomEntry(`extra/mixed/1-${pad3(k + 1)}.dcm`, sliceOf(k === 1 ? smaller : mixed, 'extra/mixed', k)));
+  mixedEntries[0].seriesIssues = [{ seriesInstanceUid: mixed.uid, code: 'MIXED_DIMENSIONS' }];
+  out.push(...gapped, ...mixedEntries);
 
   // A valid instance with an empty PatientID, in a study and series of its own.
   const anon = anonymousPatient();

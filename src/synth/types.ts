@@ -37,10 +37,17 @@ export interface ExpectedSeries {
   maxSliceThickness: number | null;
 }
 
+export interface ExpectedSeriesIssue {
+  seriesInstanceUid: string;
+  code: string;
+}
+
 export interface SynthManifest {
   /** every entry of the source exactly once, in source order */
   entries: ExpectedEntry[];
   /** unique valid instances, in source order of their first copy */
   instances: ExpectedInstance[];
   series: ExpectedSeries[];
+  /** the series-level findings planted by --broken (every other series is clean) */
+  seriesIssues: ExpectedSeriesIssue[];
 }

@@ -74,6 +74,15 @@ export async function expectMatchesManifest(knex: Knex, outDir: string, manifest
   const want = manifest.entries.map(({ path: p, status, code }) => ({ path: p, status, code })).sort((a, b) => (a.path < b.path ? -1 : 1));
   expect(got).toEqual(want);
 
+  // Series checks: exactly the planted findings (each series' codes), in the table and in the report.
+  const issues = await knex('series_issues').distinct('series_instance_uid', 'code');
+  const key = (i: { series: string; code: string }) => `${i.series} ${i.code}`;
+  expect(issues.map((i) => key({ series: i.series_instance_uid, code: i.code })).sort()).toEqual(
+    manifest.seriesIssues.map((i) => key({ series: i.seriesInstanceUid, code: i.code })).sort(),
+  );
+  const html = fs.readFileSync(path.join(outDir, 'reports', 'report.html'), 'utf8');
+  for (const issue of manifest.seriesIssues) expect(html).toContain(issue.code);
+
   const summary = await knex('series_summary').select().orderBy('series_instance_uid');
   const wantSeries = [...manifest.series].sort((a, b) => (a.seriesInstanceUid < b.seriesInstanceUid ? -1 : 1));
   expect(summary.map((s) => [s.series_instance_uid, Number(s.slice_count), s.min_slice_thickness, s.max_slice_thickness])).toEqual(

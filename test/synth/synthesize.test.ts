@@ -317,8 +317,9 @@ test('series slice counts and thickness ranges match the valid instances', () =>
   const counted = new Map<string, number>();
   for (const i of manifest.instances) counted.set(i.seriesInstanceUid, (counted.get(i.seriesInstanceUid) ?? 0) + 1);
   expect(new Map(manifest.series.map((s) => [s.seriesInstanceUid, s.sliceCount]))).toEqual(counted);
-  // 3 CT series of 5, 3 radiographs, the extra series of 3, the nested series of 2, the patient-less one.
-  expect(manifest.series.map((s) => s.sliceCount).sort((a, b) => a - b)).toEqual([1, 1, 1, 1, 2, 3, 5, 5, 5]);
+  // 3 CT series of 5, 3 radiographs, the extra series of 3, the nested series of 2, the patient-less one,
+  // the gappy series of 4 and the mixed-size series of 3.
+  expect(manifest.series.map((s) => s.sliceCount).sort((a, b) => a - b)).toEqual([1, 1, 1, 1, 2, 3, 3, 4, 5, 5, 5]);
   for (const s of manifest.series) {
     const mine = manifest.instances.filter((i) => i.seriesInstanceUid === s.seriesInstanceUid);
     const t = mine.map((i) => i.sliceThickness).filter((x): x is number => x !== null);
@@ -374,4 +375,25 @@ test('unusable options are refused with a reason', async () => {
   await expect(synthesize({ patients: 1, slices: 1.5, out: path.join(tmp, 'x.zip') })).rejects.toThrow(/slices/);
   await expect(synthesize({ patients: 1, size: 4, out: path.join(tmp, 'x.zip') })).rejects.toThrow(/size/);
   expect(fs.existsSync(path.join(tmp, 'x.zip'))).toBe(false);
+});
+
+test('--broken plants series-level problems that the series checks find, and only those', async () => {
+  const { checkSeries } = await import('../../src/dicom/series-checks');
+  const { readDicomBytes } = await import('../../src/dicom/read');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'synth-series-'));
+  try {
+    const folder = path.join(dir, 'tree');
+    const manifest = await writeSynthFolder({ patients: 2, slices: 6, size: 32, broken: true, seed: 4, outDir: folder });
+    const fields = manifest.instances
+      .filter((i) => fs.existsSync(path.join(folder, i.sourcePath))) // not the nested zip's inner files
+      .map((i) => {
+        const bytes = fs.readFileSync(path.join(folder, i.sourcePath));
+        return readDicomBytes(bytes, bytes.length).fields!;
+      });
+    const found = checkSeries(fields).map((f) => `${f.seriesInstanceUid} ${f.code}`);
+    expect([...new Set(found)].sort()).toEqual(manifest.seriesIssues.map((i) => `${i.seriesInstanceUid} ${i.code}`).sort());
+    expect(manifest.seriesIssues.map((i) => i.code).sort()).toEqual(['INSTANCE_NUMBER_GAP', 'MIXED_DIMENSIONS', 'UNEVEN_SLICE_SPACING']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
