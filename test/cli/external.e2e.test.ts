@@ -60,6 +60,8 @@ test('ingest through an external cluster and worker into PostgreSQL; db check an
     const first = manifest.instances.find((i) => i.patientId)!;
     const row = await knex.raw(`select meta->'00100020'->'Value'->>0 as pid from dicom_metadata where sop_instance_uid = ?`, [first.sopInstanceUid]);
     expect(row.rows[0].pid).toBe(first.patientId);
+    const contained = await knex.raw(`select count(*)::int as n from dicom_metadata where meta @> ?::jsonb`, [JSON.stringify({ '00100020': { Value: [first.patientId] } })]);
+    expect(contained.rows[0].n).toBe(manifest.instances.filter((i) => i.patientId === first.patientId).length);
   } finally {
     await knex.destroy();
   }

@@ -72,6 +72,10 @@ test('ingestDataset over a broken synthetic zip gives exactly the contract', asy
   const knex = await openCatalog({ outDir });
   try {
     await expectMatchesManifest(knex, outDir, manifest);
+    // The whole header is queryable: PatientID from the DICOM JSON equals the column, for every row.
+    const fromMeta = await knex.raw(`select patient_id, json_extract(meta, '$."00100020".Value[0]') as pid from dicom_metadata`);
+    expect(fromMeta.length).toBe(manifest.instances.length);
+    for (const r of fromMeta) expect(r.pid ?? null).toBe(r.patient_id);
     const validation = await knex('validation_results').where({ run_id: 'wf-test-run' }).count({ n: '*' });
     expect(Number(validation[0].n)).toBe(manifest.entries.length);
   } finally {
