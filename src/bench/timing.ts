@@ -9,18 +9,28 @@ export interface Contender {
   prepare?: () => Promise<unknown> | void;
 }
 
+export interface Timing {
+  /** best wall time, ms */
+  ms: number;
+  /** least CPU time of this process (all its threads, user + system), ms: other processes do not bend it */
+  cpuMs: number;
+}
+
 /**
  * Runs every contender `rounds` times, alternating A B A B ... so drift (other load, cache, thermal)
- * hits both alike, and returns the best wall time of each in ms (best = least disturbed).
+ * hits both alike, and returns the best wall time of each (best = least disturbed) and its least CPU time.
  */
-export async function bestOf(rounds: number, contenders: Contender[]): Promise<number[]> {
-  const best = contenders.map(() => Infinity);
+export async function bestOf(rounds: number, contenders: Contender[]): Promise<Timing[]> {
+  const best = contenders.map(() => ({ ms: Infinity, cpuMs: Infinity }));
   for (let r = 0; r < rounds; r++) {
     for (const [k, c] of contenders.entries()) {
       await c.prepare?.();
+      const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       await c.run();
-      best[k] = Math.min(best[k], performance.now() - t0);
+      const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      best[k] = { ms: Math.min(best[k].ms, ms), cpuMs: Math.min(best[k].cpuMs, (cpu.user + cpu.system) / 1000) };
     }
   }
   return best;
