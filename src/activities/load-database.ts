@@ -34,7 +34,7 @@ export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
 
   const cursor = ctx.info.heartbeatDetails as Partial<LoadCursor> | undefined;
   const db = await openCatalog({ outDir: input.outDir, dbUrl: input.dbUrl }).catch((err) => {
-    throw asFailure(err, input);
+    throw asFailure(err, input, 'open');
   });
   try {
     return await loadCatalog(db, {
@@ -48,16 +48,23 @@ export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
         ctx.cancellationSignal.throwIfAborted();
       },
     });
+  } catch (err) {
+    throw asFailure(err, input, 'load');
   } finally {
     await db.destroy();
   }
 }
 
-/** PostgreSQL errors that no retry can fix: bad password, unknown role, missing database. */
-const PERMANENT_PG_CODES = new Set(['28P01', '28000', '3D000']);
+/** PostgreSQL errors no retry can fix: on opening, bad password, unknown role or missing database. */
+const PERMANENT_PG_OPEN = new Set(['28P01', '28000', '3D000']);
+/** While loading: the database refuses the data itself (PostgreSQL classes 22 and 23, SQLite constraints). */
+const PERMANENT_LOAD = /^(22|23)[0-9A-Z]{3}$|^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG)/;
 
-/** A catalog that cannot be opened: permanent causes fail at once, the rest (server down) retry. */
-function asFailure(err: unknown, input: LoadInput): unknown {
+/**
+ * Permanent causes fail the activity at once with a clear message; the rest (server down, a lock,
+ * a dropped connection, a cancellation) are passed on unchanged and retried by Temporal's policy.
+ */
+function asFailure(err: unknown, input: LoadInput, stage: 'open' | 'load'): unknown {
   let where: string;
   try {
     catalogTarget(input);
@@ -65,9 +72,13 @@ function asFailure(err: unknown, input: LoadInput): unknown {
   } catch (badUrl) {
     return ApplicationFailure.nonRetryable((badUrl as Error).message, 'BadDatabaseUrl');
   }
-  const code = (err as { code?: string }).code;
-  if (code && PERMANENT_PG_CODES.has(code)) {
-    return ApplicationFailure.nonRetryable(`cannot open the catalog ${where}: ${(err as Error).message}`, 'CatalogUnavailable');
+  const code = String((err as { code?: unknown })?.code ?? '');
+  const message = (err as Error)?.message ?? String(err);
+  if (stage === 'open' && PERMANENT_PG_OPEN.has(code)) {
+    return ApplicationFailure.nonRetryable(`cannot open the catalog ${where}: ${message}`, 'CatalogUnavailable');
+  }
+  if (stage === 'load' && PERMANENT_LOAD.test(code)) {
+    return ApplicationFailure.nonRetryable(`the catalog ${where} refused a row: ${message}`, 'CatalogRefusedData');
   }
   return err;
 }

@@ -139,6 +139,8 @@ interface TableSpec<T> {
   onConflict: 'merge' | 'ignore';
   /** Delete this run's rows before loading the file from its first record. */
   clearRunFirst: boolean;
+  /** Every record has its own key (no repeats in the file): batches may be written concurrently. */
+  uniqueKeys: boolean;
   toRow(record: T, runId: string): Row;
 }
 
@@ -173,31 +175,48 @@ async function loadFile<T>(
   if (skip === 0 && spec.clearRunFirst) await db(spec.table).where({ run_id: runId }).delete();
 
   const dialect = isPostgres(db) ? 'postgres' : 'sqlite';
+  // PostgreSQL parses the next batch's JSON while we read the one after: two batches in flight, on two
+  // connections. Only where keys are unique by construction, so no two batches race for one row.
+  const maxInFlight = dialect === 'postgres' && spec.uniqueKeys ? 2 : 1;
+  const inFlight: Promise<number>[] = []; // each resolves to the record count through its batch, in file order
+  const settleOldest = async () => {
+    cursor[spec.cursorKey] = await inFlight.shift()!;
+    await onProgress?.({ ...cursor });
+  };
+
   let seen = 0;
   let batch: Row[] = [];
   let batchBytes = 0;
   const flush = async () => {
     if (batch.length === 0) return;
-    await writeBatch(db, spec as TableSpec<unknown>, batch);
-    cursor[spec.cursorKey] = seen;
+    const through = seen;
+    const written = writeBatch(db, spec as TableSpec<unknown>, batch).then(() => through);
+    written.catch(() => undefined); // awaited in order below; a later batch failing first is not "unhandled"
+    inFlight.push(written);
     batch = [];
     batchBytes = 0;
-    await onProgress?.({ ...cursor });
+    while (inFlight.length >= maxInFlight) await settleOldest();
   };
 
-  for await (const record of readJsonLines<T>(spec.file)) {
-    seen++;
-    if (seen <= skip) continue;
-    const row = spec.toRow(record, runId);
-    if (batch.length === 0) {
-      // the first row tells the column count for the parameter limit
-      batchRows = rowsPerStatement(Object.keys(row).length, dialect, batchRows);
+  try {
+    for await (const record of readJsonLines<T>(spec.file)) {
+      seen++;
+      if (seen <= skip) continue;
+      const row = spec.toRow(record, runId);
+      if (batch.length === 0) {
+        // the first row tells the column count for the parameter limit
+        batchRows = rowsPerStatement(Object.keys(row).length, dialect, batchRows);
+      }
+      batch.push(row);
+      batchBytes += typeof row.meta === 'string' ? row.meta.length : 256;
+      if (batch.length >= batchRows || batchBytes >= MAX_BATCH_BYTES) await flush();
     }
-    batch.push(row);
-    batchBytes += typeof row.meta === 'string' ? row.meta.length : 256;
-    if (batch.length >= batchRows || batchBytes >= MAX_BATCH_BYTES) await flush();
+    await flush();
+    while (inFlight.length > 0) await settleOldest();
+  } finally {
+    // On an error, let the other batch finish before the caller closes the connections.
+    await Promise.allSettled(inFlight);
   }
-  await flush();
   cursor[spec.cursorKey] = seen;
 }
 
@@ -215,6 +234,7 @@ export async function loadCatalog(db: Knex, opts: LoadOptions): Promise<LoadCoun
       key: ['sop_instance_uid'],
       onConflict: 'merge',
       clearRunFirst: false, // the catalog accumulates instances across runs
+      uniqueKeys: true, // organize writes each SOP instance once
       toRow: instanceRow as (r: never, runId: string) => Row,
     },
     {
@@ -224,6 +244,7 @@ export async function loadCatalog(db: Knex, opts: LoadOptions): Promise<LoadCoun
       key: ['run_id', 'path'],
       onConflict: 'merge',
       clearRunFirst: true,
+      uniqueKeys: false, // a zip may list one path twice
       toRow: outcomeRow as (r: never, runId: string) => Row,
     },
     {
@@ -233,6 +254,7 @@ export async function loadCatalog(db: Knex, opts: LoadOptions): Promise<LoadCoun
       key: ['series_instance_uid', 'code', 'message', 'run_id'],
       onConflict: 'ignore',
       clearRunFirst: true,
+      uniqueKeys: false,
       toRow: seriesIssueRow as (r: never, runId: string) => Row,
     },
   ];

@@ -57,8 +57,16 @@ describe.each<Dialect>(['sqlite', 'postgres'])('loadDatabase on %s', (dialect) =
     env.on('heartbeat', (d: LoadCursor) => beats.push(d));
     const result = await env.run(loadDatabase, { ...opts, runId: 'run-1' });
     expect(result).toEqual({ instances: N, validationRows: N, seriesIssues: 1 });
-    expect(beats[0]).toEqual({ instances: 500, outcomes: 0, seriesIssues: 0 });
-    expect(beats[beats.length - 1]).toEqual({ instances: N, outcomes: N, seriesIssues: 1 });
+    // one heartbeat per committed batch, in file order (also when PostgreSQL writes two batches at once)
+    expect(beats.map((b) => [b.instances, b.outcomes, b.seriesIssues])).toEqual([
+      [500, 0, 0],
+      [1000, 0, 0],
+      [N, 0, 0],
+      [N, 500, 0],
+      [N, 1000, 0],
+      [N, N, 0],
+      [N, N, 1],
+    ]);
     expect(await counts(opts)).toEqual([N, N, 1]);
 
     const again = await new MockActivityEnvironment().run(loadDatabase, { ...opts, runId: 'run-1' });
@@ -86,7 +94,8 @@ describe.each<Dialect>(['sqlite', 'postgres'])('loadDatabase on %s', (dialect) =
     const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
     env.once('heartbeat', () => env.cancel());
     await expect(env.run(loadDatabase, { ...opts, runId: 'run-1' })).rejects.toMatchObject({ name: 'CancelledFailure' });
-    expect(await counts(opts)).toEqual([500, 0, 0]);
+    // PostgreSQL writes instance batches two at a time: the second was in flight and is committed
+    expect(await counts(opts)).toEqual([dialect === 'postgres' ? 1000 : 500, 0, 0]);
   });
 
   test('a catalog that cannot exist fails at once, not retried', async () => {
@@ -97,6 +106,19 @@ describe.each<Dialect>(['sqlite', 'postgres'])('loadDatabase on %s', (dialect) =
     await expect(quiet.run(loadDatabase, { outDir: opts.outDir, dbUrl, runId: 'r' })).rejects.toMatchObject({
       nonRetryable: true,
       message: expect.stringMatching(dialect === 'sqlite' ? /Unsupported database URL/ : /no_such_database" does not exist/),
+    });
+  });
+
+  test('a row the database refuses fails at once, not retried', async () => {
+    const opts = await fresh(dialect);
+    const bad = instance(1);
+    (bad.fields as { seriesInstanceUid: string | null }).seriesInstanceUid = null; // NOT NULL column
+    await writeRun(opts.outDir, { instances: [bad], outcomes: [], issues: [] });
+    const quiet = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+    await expect(quiet.run(loadDatabase, { ...opts, runId: 'r' })).rejects.toMatchObject({
+      nonRetryable: true,
+      type: 'CatalogRefusedData',
+      message: expect.stringMatching(/refused a row: .*(NOT NULL constraint failed|not-null constraint)/),
     });
   });
 

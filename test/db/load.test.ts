@@ -234,7 +234,8 @@ describe.each<Dialect>(['sqlite', 'postgres'])('%s catalog', (dialect) => {
         }),
       ).rejects.toBe(crash);
       expect(saved).toEqual({ instances: 200, outcomes: 0, seriesIssues: 0 });
-      expect(await count(db, 'dicom_metadata')).toBe(200);
+      // PostgreSQL writes instance batches two at a time: the one in flight (the last 30) was committed too
+      expect(await count(db, 'dicom_metadata')).toBe(dialect === 'postgres' ? 230 : 200);
 
       const progress: LoadCursor[] = [];
       const counts = await loadCatalog(db, { outDir: opts.outDir, runId: 'run-1', batchSize: 100, cursor: saved, onProgress: (c) => void progress.push(c) });
@@ -243,6 +244,20 @@ describe.each<Dialect>(['sqlite', 'postgres'])('%s catalog', (dialect) => {
       expect(progress[0]).toEqual({ instances: 230, outcomes: 0, seriesIssues: 0 });
       expect(await count(db, 'dicom_metadata')).toBe(230);
       expect(await count(db, 'validation_results')).toBe(230);
+    });
+  });
+
+  test('a batch the database refuses fails the load with its error, after the batch in flight settles', async () => {
+    const opts = await fresh(dialect);
+    const instances = Array.from({ length: 1500 }, (_, k) => instance(k + 1));
+    (instances[299].fields as { studyInstanceUid: string | null }).studyInstanceUid = null; // NOT NULL column
+    await writeRun(opts.outDir, { instances, outcomes: [], issues: [] });
+    await withCatalog(opts, async (db) => {
+      await expect(loadCatalog(db, { outDir: opts.outDir, runId: 'r' })).rejects.toMatchObject({
+        message: expect.stringMatching(/NOT NULL constraint failed|not-null constraint/),
+      });
+      // SQLite stopped at the first batch; PostgreSQL had the second in flight, and it finished
+      expect(await count(db, 'dicom_metadata')).toBe(dialect === 'postgres' ? 500 : 0);
     });
   });
 
