@@ -62,7 +62,8 @@ function asPostgres(cmd: string, args: string[]): [string, string[]] {
 
 export async function startPostgres(): Promise<TestPostgres> {
   const bin = findPostgresBin();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-pg-'));
+  // As root the server runs as `postgres`, which must be able to reach the dir: /tmp, not a private TMPDIR.
+  const dir = fs.mkdtempSync(path.join(isRoot ? '/tmp' : os.tmpdir(), 'dicomflow-pg-'));
   const dataDir = path.join(dir, 'data');
   const logFile = path.join(dir, 'server.log');
   if (isRoot) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
