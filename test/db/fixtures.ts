@@ -43,6 +43,8 @@ export function instance(k: number, series = SERIES_CT, over: Partial<InstanceFi
     meta: {
       '00080018': { vr: 'UI', Value: [sop] },
       '00080060': { vr: 'CS', Value: [fields.modality] },
+      '00080070': { vr: 'LO', Value: ['SIEMENS'] },
+      ...(isCt ? { '00180060': { vr: 'DS', Value: [120] } } : {}),
       '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Yamada^Tarou', Ideographic: '山田^太郎' }] },
       '00100020': { vr: 'LO', Value: [fields.patientId] },
       '00180050': { vr: 'DS', Value: fields.sliceThickness === null ? undefined : [fields.sliceThickness] },

@@ -175,6 +175,13 @@ describe.each<Dialect>(['sqlite', 'postgres'])('%s catalog', (dialect) => {
 
       const [pn] = await rawRows(db, dialect, PN_SQL[dialect], [`${SERIES_CT}.3`]);
       expect(pn).toEqual({ name: 'Yamada^Tarou', ideo: '山田^太郎' });
+      // the queries of src/db/README.md (knex needs PostgreSQL's ? operator escaped)
+      const readme: Record<Dialect, string> = {
+        sqlite: `SELECT sop_instance_uid, json_extract(meta, '$."00080070".Value[0]') AS manufacturer FROM dicom_metadata WHERE json_extract(meta, '$."00180060"') IS NOT NULL ORDER BY sop_instance_uid`,
+        postgres: `SELECT sop_instance_uid, meta->'00080070'->'Value'->>0 AS manufacturer FROM dicom_metadata WHERE meta \\? '00180060' ORDER BY sop_instance_uid`,
+      };
+      const withKvp = await rawRows(db, dialect, readme[dialect], []);
+      expect(withKvp).toEqual([1, 2, 3, 4, 5].map((k) => ({ sop_instance_uid: `${SERIES_CT}.${k}`, manufacturer: 'SIEMENS' })));
 
       const invalid = await db('validation_results').where({ run_id: 'run-1', status: 'invalid' });
       expect(invalid).toEqual([
