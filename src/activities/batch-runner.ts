@@ -14,7 +14,7 @@ export interface BatchCursor {
 }
 
 /** Files handed to the read pool at a time: enough to keep every core busy, small enough to heartbeat often. */
-const CHUNK = 32;
+const CHUNK = 64;
 const HEARTBEAT_EVERY_MS = 1000;
 
 export async function collect<T>(file: string): Promise<T[]> {
@@ -55,16 +55,22 @@ export async function runResumableBatch<In, Out>(args: {
   });
   const start = resumed?.done ?? 0;
   let lastBeat = 0;
+  // The next chunk is read while this one's results are written: reading and writing overlap.
+  const startWork = (at: number) => (at < items.length ? args.work(items.slice(at, at + CHUNK)) : null);
+  let next = startWork(start);
   for (let at = start; at < items.length; at += CHUNK) {
-    const chunk = items.slice(at, at + CHUNK);
-    const results = await args.work(chunk);
-    for (const result of results) if (result !== null) await out.append(result);
-    const cursor: BatchCursor = { done: at + chunk.length, bytes: out.bytesWritten() };
+    const results = await next!;
+    next = startWork(at + CHUNK);
+    await out.appendAll(results.filter((r) => r !== null));
+    const cursor: BatchCursor = { done: Math.min(at + CHUNK, items.length), bytes: out.bytesWritten() };
     if (Date.now() - lastBeat >= HEARTBEAT_EVERY_MS || cursor.done === items.length) {
       ctx.heartbeat(cursor);
       lastBeat = Date.now();
     }
-    if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
+    if (ctx.cancellationSignal.aborted) {
+      next?.catch(() => undefined);
+      throw ctx.cancellationSignal.reason ?? new Error('cancelled');
+    }
   }
   await out.commit();
   return { batchIndex, ...(await countResults(outputFile, isInvalid)) };

@@ -1,7 +1,8 @@
-// Worker thread of the read pool: reads one file's header per message.
+// Worker thread of the read pool: reads the headers of a slice of files per message.
 import { parentPort } from 'worker_threads';
-import { readDicomFile } from '../dicom/read';
+import { readDicomFileSync } from '../dicom/read';
+import type { ReadJob } from './read-pool';
 
-parentPort!.on('message', async ({ file, withMeta }: { file: string; withMeta: boolean }) => {
-  parentPort!.postMessage(await readDicomFile(file, { withMeta }));
+parentPort!.on('message', ({ files, withMeta }: ReadJob) => {
+  parentPort!.postMessage(files.map((file) => readDicomFileSync(file, { withMeta })));
 });
