@@ -323,10 +323,13 @@ async function main(): Promise<number> {
 
     // 5. SQLite driver behind knex (src/bench/sqlite-drivers.ts).
     log('5. SQLite drivers ...\n');
-    const sql = await measureSqliteDrivers(o.sqliteRows);
-    const better = sql.rowsPerSecond['better-sqlite3']!;
-    const sqlite3 = sql.rowsPerSecond.sqlite3;
-    if (sqlite3) {
+    const sql = await measureSqliteDrivers(o.sqliteRows).catch((err: Error) => {
+      log(`   SQLite driver row failed: ${String(err?.message ?? err).split('\n')[0]}`);
+      return null;
+    });
+    const better = sql?.rowsPerSecond['better-sqlite3'];
+    const sqlite3 = sql?.rowsPerSecond.sqlite3;
+    if (sql && better && sqlite3) {
       rows.push({
         what: '5 SQLite driver', design: 'better-sqlite3 via knex', naive: 'sqlite3 via knex',
         designMs: sql.rows / better * 1000, naiveMs: sql.rows / sqlite3 * 1000, items: sql.rows, unit: 'rows/s',
@@ -336,7 +339,7 @@ async function main(): Promise<number> {
 
     log(`at end: ${loadLine(cores)}\n`);
     log(table(rows));
-    if (!sqlite3) {
+    if (sql && better && !sqlite3) {
       log(`  * 5 SQLite driver: skipped the comparison, sqlite3 is not installed (npm install --no-save sqlite3); ` +
         `better-sqlite3 alone loads ${better.toFixed(0)} rows/s of ${sql.rows}`);
     }

@@ -94,9 +94,10 @@ async function measure(driver: Driver, outDir: string, rows: number): Promise<nu
   }
 }
 
+/** Loadable, native binding included (a package present without its built binding does not count). */
 function installed(name: string): boolean {
   try {
-    require.resolve(name);
+    require(name);
     return true;
   } catch {
     return false;
