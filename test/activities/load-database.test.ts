@@ -26,7 +26,7 @@ async function fresh(dialect: Dialect): Promise<{ outDir: string; dbUrl?: string
 async function counts(opts: { outDir: string; dbUrl?: string }): Promise<number[]> {
   const db = opts.dbUrl
     ? knexFactory({ client: 'pg', connection: opts.dbUrl })
-    : knexFactory({ client: 'better-sqlite3', connection: { filename: workspace(opts.outDir).dbFile }, useNullAsDefault: true });
+    : knexFactory({ client: 'sqlite3', connection: { filename: workspace(opts.outDir).dbFile }, useNullAsDefault: true });
   try {
     const out: number[] = [];
     for (const table of ['dicom_metadata', 'validation_results', 'series_issues']) {
