@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import * as activities from '../activities';
+import { activityLog } from './activity-log';
 
 export const DEFAULT_TASK_QUEUE = 'dicomflow';
 
@@ -17,6 +18,7 @@ export async function createWorker(opts: { connection: NativeConnection; namespa
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
     ...workflows,
     activities,
+    interceptors: { activity: [activityLog] },
     // Batch activities share a thread pool that uses every core; a few in flight keep it fed.
     maxConcurrentActivityTaskExecutions: 8,
   });

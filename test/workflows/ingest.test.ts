@@ -11,6 +11,7 @@ import { Worker } from '@temporalio/worker';
 import { execFileSync } from 'child_process';
 import { findTemporalCli } from '../../src/temporal/cli-binary';
 import * as activities from '../../src/activities';
+import { activityLog } from '../../src/worker/activity-log';
 import { ingestDataset } from '../../src/workflows';
 import { synthesize, type SynthManifest } from '../../src/synth';
 import { openCatalog } from '../../src/db/catalog';
@@ -45,6 +46,7 @@ test('ingestDataset over a broken synthetic zip gives exactly the contract', asy
     taskQueue,
     workflowsPath: require.resolve('../../src/workflows'),
     activities,
+    interceptors: { activity: [activityLog] },
   });
   const workflowId = 'ingest-broken-zip';
   const summary = await worker.runUntil(
@@ -88,6 +90,13 @@ test('ingestDataset over a broken synthetic zip gives exactly the contract', asy
   for (const f of ['validation.csv', 'metadata.csv', 'report.html', 'slice-thickness.png', 'slices-per-series.png']) {
     expect(fs.existsSync(path.join(outDir, 'reports', f))).toBe(true);
   }
+
+  // The structured log has every stage's start and finish, with counts.
+  const log = fs.readFileSync(path.join(outDir, 'logs', 'dicomflow.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  for (const stage of ['extract', 'validateBatch', 'readMetadataBatch', 'organize', 'loadDatabase', 'writeReport']) {
+    expect(log.some((e) => e.stage === stage && e.msg === 'finished')).toBe(true);
+  }
+  expect(log.find((e) => e.stage === 'organize' && e.msg === 'finished').result).toMatchObject({ duplicates: 1, conflicts: 1 });
 
   if (process.env.DICOMFLOW_RECORD_HISTORIES) {
     const dir = path.join(__dirname, '..', 'fixtures', 'histories');
