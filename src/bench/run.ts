@@ -14,8 +14,8 @@ import { readDicomBytes, readDicomFile, type DicomReadResult } from '../dicom/re
 import { placeFile } from '../organize/place';
 import { organizedPath } from '../organize/tree';
 import { synthesize, writeSynthFolder } from '../synth';
-import { dicomflowIngest } from './dicomflow-cli';
-import { naiveIngest } from './naive-ingest';
+import { dicomflowIngest, type CliRun } from './dicomflow-cli';
+import { naiveIngest, type NaiveResult } from './naive-ingest';
 import { measureSqliteDrivers } from './sqlite-drivers';
 import { bestOf, dropPageCache, timeOnce, warmFile } from './timing';
 
@@ -287,27 +287,40 @@ async function main(): Promise<number> {
     targets.push({ name: 'hard link >= 2x copy', ratio: copy.ms / link.ms, min: 2 });
 
     // 4. End to end: the real command vs the notebook-style pipeline, zip in the page cache for both.
-    log('4. end to end (naive baseline, then dicomflow ingest) ...');
-    const naiveOut = path.join(tmp, 'naive');
-    fs.mkdirSync(naiveOut);
-    await warmFile(zip);
-    let naive = { entries: 0, valid: 0, rows: 0, unzipMs: 0, restMs: 0 };
-    const naiveMs = await timeOnce(async () => (naive = await naiveIngest(zip, naiveOut)));
-    fs.rmSync(naiveOut, { recursive: true, force: true });
-    await warmFile(zip);
-    const flowOut = path.join(tmp, 'dicomflow');
-    const flow = await dicomflowIngest(zip, flowOut);
-    fs.rmSync(flowOut, { recursive: true, force: true });
+    const e2eRounds = o.quick ? 1 : 2;
+    log(`4. end to end (naive baseline, then dicomflow ingest; best of ${e2eRounds}) ...`);
     const expected = manifest.instances.length;
-    if (naive.rows !== expected || flow.rows !== expected) {
-      throw new Error(`end to end: expected ${expected} catalog rows, naive has ${naive.rows}, dicomflow ${flow.rows}`);
+    let naive: NaiveResult | null = null;
+    let naiveMs = Infinity;
+    let flow: CliRun | null = null;
+    let flowTotalMs = Infinity;
+    for (let r = 0; r < e2eRounds; r++) {
+      const naiveOut = path.join(tmp, 'naive');
+      fs.mkdirSync(naiveOut);
+      await warmFile(zip);
+      const t0 = performance.now();
+      const run = await naiveIngest(zip, naiveOut);
+      const ms = performance.now() - t0;
+      fs.rmSync(naiveOut, { recursive: true, force: true });
+      if (ms < naiveMs) [naive, naiveMs] = [run, ms];
+
+      await warmFile(zip);
+      const flowOut = path.join(tmp, 'dicomflow');
+      const cli = await dicomflowIngest(zip, flowOut);
+      fs.rmSync(flowOut, { recursive: true, force: true });
+      flowTotalMs = Math.min(flowTotalMs, cli.totalMs);
+      if (!flow || cli.totalMs - cli.startupMs < flow.totalMs - flow.startupMs) flow = cli;
+      if (run.rows !== expected || cli.rows !== expected) {
+        throw new Error(`end to end: expected ${expected} catalog rows, naive has ${run.rows}, dicomflow ${cli.rows}`);
+      }
     }
+    if (!naive || !flow) throw new Error('end to end: no run');
     const entries = manifest.entries.length;
     const stages = Object.entries(flow.stagesMs).map(([s, ms]) => `${s} ${(ms / 1000).toFixed(1)}`).join(', ');
     rows.push({
       what: '4a end to end', design: 'dicomflow ingest (CLI)', naive: 'notebook-style, sequential',
-      designMs: flow.totalMs, naiveMs, items: entries, unit: 'entries/s',
-      note: `wall ${secs(flow.totalMs)} vs ${secs(naiveMs)}; dicomflow includes starting its local Temporal server ` +
+      designMs: flowTotalMs, naiveMs, items: entries, unit: 'entries/s',
+      note: `wall ${secs(flowTotalMs)} vs ${secs(naiveMs)}; dicomflow includes starting its local Temporal server ` +
         `(${secs(flow.startupMs)}), Temporal's durability (server round trips, history, heartbeats), ` +
         `de-duplication, series checks and the reports (CSV, HTML, PNG charts); the baseline does none of those. ` +
         `Both catalogs hold ${expected} rows. dicomflow stages (s): ${stages}; ` +
@@ -353,7 +366,7 @@ async function main(): Promise<number> {
       }
       const ok = t.ratio >= t.min;
       if (t.gate === false) {
-        log(`  ${ok ? 'PASS' : 'BELOW'} ${t.name}: ${t.ratio.toFixed(2)}x (watched, does not fail the run)`);
+        log(`  ${ok ? 'PASS ' : 'BELOW'} ${t.name}: ${t.ratio.toFixed(2)}x (watched, does not fail the run)`);
         continue;
       }
       if (!ok) failed++;
