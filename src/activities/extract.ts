@@ -4,7 +4,7 @@
  * files the last heartbeat vouches for).
  */
 import { Context } from '@temporalio/activity';
-import { extractSource, ExtractProgress } from '../io/extract';
+import { extractSource, type ExtractProgress, type ExtractSummary } from '../io/extract';
 import { toApplicationFailure } from './io-failures';
 
 export interface ExtractInput {
@@ -16,14 +16,8 @@ export interface ExtractInput {
   maxUncompressedBytes?: number;
 }
 
-export interface ExtractResult {
-  entries: number;
-  candidates: number;
-  skipped: number;
-  refused: number;
-  bytes: number;
-  batchCount: number;
-}
+/** Counts only: the entries themselves are in DIR/work/entries.jsonl and its batch files. */
+export type ExtractResult = ExtractSummary;
 
 /** Heartbeat details: {phase, entryIndex, bytes}. */
 export type ExtractHeartbeat = ExtractProgress;

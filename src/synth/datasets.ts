@@ -2,6 +2,7 @@
  * The synthetic LIDC-like patients, studies and series (plans), and the DICOM data sets of their
  * instances. Everything derives from (seed, labels), see random.ts.
  */
+import type { InstanceFields } from '../records';
 import { El, TransferSyntax, TRANSFER_SYNTAX_UID } from '../dicom/writer';
 import { intIn, pick, uid, unit } from './random';
 import { ctSlice, Nodule, radiograph } from './pixels';
@@ -78,22 +79,12 @@ export interface InstancePlan {
 }
 
 /** What the reader must extract from a valid instance (ExpectedInstance without its source path). */
-export interface InstanceFacts {
-  sopInstanceUid: string;
-  patientId: string | null;
-  studyInstanceUid: string;
-  seriesInstanceUid: string;
-  sliceThickness: number | null;
-  pixelSpacingRow: number | null;
-  pixelSpacingCol: number | null;
-  studyDate: string | null;
-  acquisitionDate: string | null;
-  instanceNumber: number | null;
+export type InstanceFacts = Omit<InstanceFields, 'fileSize' | 'imagePositionPatient' | 'imageOrientationPatient' | 'modality' | 'rows' | 'columns' | 'transferSyntaxUid'> & {
   modality: string;
   rows: number;
   columns: number;
   transferSyntaxUid: string;
-}
+};
 
 export function patientPlan(seed: number, p: number): PatientPlan {
   const id = `LIDC-IDRI-${String(p + 1).padStart(4, '0')}`;

@@ -5,22 +5,12 @@ import knexFactory from 'knex';
 import { loadDatabase } from '../../src/activities/load-database';
 import type { LoadCursor } from '../../src/db/load';
 import { workspace } from '../../src/workspace';
-import { startPostgres, type TestPostgres } from '../helpers/postgres';
-import { freshPgDatabase, instance, outcome, SERIES_CT, tempDir, removeTempDirs, writeRun } from '../db/fixtures';
+import { instance, outcome, SERIES_CT, writeRun, catalogFactory } from '../db/fixtures';
 
 type Dialect = 'sqlite' | 'postgres';
-let server: Promise<TestPostgres> | undefined;
-afterAll(async () => {
-  removeTempDirs();
-  if (server) await (await server).stop();
-});
-
-async function fresh(dialect: Dialect): Promise<{ outDir: string; dbUrl?: string }> {
-  const outDir = tempDir();
-  if (dialect === 'sqlite') return { outDir };
-  server ??= startPostgres();
-  return { outDir, dbUrl: await freshPgDatabase((await server).url) };
-}
+const catalogs = catalogFactory();
+const fresh = catalogs.fresh;
+afterAll(() => catalogs.cleanup());
 
 /** Row counts read over a separate connection (the activity destroys its own). */
 async function counts(opts: { outDir: string; dbUrl?: string }): Promise<number[]> {

@@ -4,22 +4,12 @@ import type { Knex } from 'knex';
 import { dbCheck } from '../../src/db/check';
 import { openCatalog } from '../../src/db/catalog';
 import { loadCatalog } from '../../src/db/load';
-import { startPostgres, type TestPostgres } from '../helpers/postgres';
-import { freshPgDatabase, smallRun, tempDir, removeTempDirs, writeRun } from './fixtures';
+import { smallRun, tempDir, writeRun, catalogFactory } from './fixtures';
 
 type Dialect = 'sqlite' | 'postgres';
-let server: Promise<TestPostgres> | undefined;
-afterAll(async () => {
-  removeTempDirs();
-  if (server) await (await server).stop();
-});
-
-async function fresh(dialect: Dialect): Promise<{ outDir: string; dbUrl?: string }> {
-  const outDir = tempDir();
-  if (dialect === 'sqlite') return { outDir };
-  server ??= startPostgres();
-  return { outDir, dbUrl: await freshPgDatabase((await server).url) };
-}
+const catalogs = catalogFactory();
+const fresh = catalogs.fresh;
+afterAll(() => catalogs.cleanup());
 
 /** A catalog holding smallRun(): 6 instances of 1 patient, 1 study, 2 series. */
 async function loaded(dialect: Dialect, change?: (db: Knex) => Promise<void>) {

@@ -6,6 +6,7 @@ import knexFactory from 'knex';
 import { writeJsonLines } from '../../src/io/jsonl';
 import type { InstanceFields, InstanceRecord, OutcomeRecord, SeriesIssueRecord } from '../../src/records';
 import { workspace } from '../../src/workspace';
+import { startPostgres, type TestPostgres } from '../helpers/postgres';
 
 export const STUDY = '1.2.840.1.1';
 export const SERIES_CT = '1.2.840.1.1.2';
@@ -107,4 +108,26 @@ export async function freshPgDatabase(serverUrl: string): Promise<string> {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * Fresh catalogs for a test file: `fresh(dialect)` gives a new output folder and, for PostgreSQL, a new empty
+ * database on one server started on first use. Call `cleanup()` in afterAll.
+ */
+export function catalogFactory(): { fresh(dialect: Dialect): Promise<{ outDir: string; dbUrl?: string }>; cleanup(): Promise<void> } {
+  let server: Promise<TestPostgres> | undefined;
+  return {
+    async fresh(dialect) {
+      const outDir = tempDir();
+      if (dialect === 'sqlite') return { outDir };
+      server ??= startPostgres();
+      return { outDir, dbUrl: await freshPgDatabase((await server).url) };
+    },
+    async cleanup() {
+      removeTempDirs();
+      if (server) await (await server).stop();
+    },
+  };
 }

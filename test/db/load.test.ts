@@ -4,24 +4,12 @@ import type { Knex } from 'knex';
 import { catalogTarget, describeDb, openCatalog } from '../../src/db/catalog';
 import { loadCatalog, metaJson, rowsPerStatement, type LoadCursor } from '../../src/db/load';
 import { DICOM_METADATA_COLUMNS, migrationSource } from '../../src/db/migrations';
-import { startPostgres, type TestPostgres } from '../helpers/postgres';
-import { freshPgDatabase, instance, outcome, SERIES_CR, SERIES_CT, smallRun, STUDY, tempDir, removeTempDirs, writeRun } from './fixtures';
+import { instance, outcome, SERIES_CR, SERIES_CT, smallRun, STUDY, writeRun, catalogFactory } from './fixtures';
 
 type Dialect = 'sqlite' | 'postgres';
-let server: Promise<TestPostgres> | undefined;
-
-afterAll(async () => {
-  removeTempDirs();
-  if (server) await (await server).stop();
-});
-
-/** A new output folder and an empty catalog of the dialect (PostgreSQL started on first use). */
-async function fresh(dialect: Dialect): Promise<{ outDir: string; dbUrl?: string }> {
-  const outDir = tempDir();
-  if (dialect === 'sqlite') return { outDir };
-  server ??= startPostgres();
-  return { outDir, dbUrl: await freshPgDatabase((await server).url) };
-}
+const catalogs = catalogFactory();
+const fresh = catalogs.fresh;
+afterAll(() => catalogs.cleanup());
 
 async function withCatalog<T>(opts: { outDir: string; dbUrl?: string }, fn: (db: Knex) => Promise<T>): Promise<T> {
   const db = await openCatalog(opts);
