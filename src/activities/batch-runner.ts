@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import { Context } from '@temporalio/activity';
-import { openAppender, readJsonLines } from '../io/jsonl';
+import { countLines, openAppender, readJsonLines } from '../io/jsonl';
 import type { BatchResult } from '../workflows/types';
 
 export interface BatchCursor {
@@ -23,7 +23,9 @@ export async function collect<T>(file: string): Promise<T[]> {
   return out;
 }
 
-async function countResults(outputFile: string, isInvalid: (r: unknown) => boolean): Promise<{ processed: number; invalid: number }> {
+/** Counts a finished batch file (records, and invalid ones when the stage has any). */
+async function countResults(outputFile: string, isInvalid?: (r: unknown) => boolean): Promise<{ processed: number; invalid: number }> {
+  if (!isInvalid) return { processed: await countLines(outputFile), invalid: 0 }; // no need to parse big headers
   let processed = 0;
   let invalid = 0;
   for await (const record of readJsonLines<unknown>(outputFile)) {
@@ -33,16 +35,16 @@ async function countResults(outputFile: string, isInvalid: (r: unknown) => boole
   return { processed, invalid };
 }
 
-export async function runResumableBatch<In, Out>(args: {
+export async function runResumableBatch<In>(args: {
   batchIndex: number;
   items: () => Promise<In[]>;
   outputFile: string;
-  /** Processes a chunk of items; one result per item, in order (null: nothing to write for it). */
-  work: (chunk: In[]) => Promise<(Out | null)[]>;
-  isInvalid: (result: Out) => boolean;
+  /** Processes a chunk of items: one JSON line per item, in order (null: nothing to write for it). */
+  work: (chunk: In[]) => Promise<(string | null)[]>;
+  /** Which written records are invalid, for the batch's counts. */
+  isInvalid?: (record: unknown) => boolean;
 }): Promise<BatchResult> {
-  const { batchIndex, outputFile } = args;
-  const isInvalid = args.isInvalid as (r: unknown) => boolean;
+  const { batchIndex, outputFile, isInvalid } = args;
   if (fs.existsSync(outputFile)) return { batchIndex, ...(await countResults(outputFile, isInvalid)) };
 
   const ctx = Context.current();
@@ -61,7 +63,7 @@ export async function runResumableBatch<In, Out>(args: {
   for (let at = start; at < items.length; at += CHUNK) {
     const results = await next!;
     next = startWork(at + CHUNK);
-    await out.appendAll(results.filter((r) => r !== null));
+    await out.appendLines(results.filter((line): line is string => line !== null));
     const cursor: BatchCursor = { done: Math.min(at + CHUNK, items.length), bytes: out.bytesWritten() };
     if (Date.now() - lastBeat >= HEARTBEAT_EVERY_MS || cursor.done === items.length) {
       ctx.heartbeat(cursor);

@@ -1,22 +1,24 @@
 /**
- * Reads DICOM headers on all cores: a small pool of worker threads, each running readDicomFileSync over a slice
- * of the files. The activity's own thread only schedules, writes results and heartbeats, so I/O and parsing
- * overlap. Files go to a thread a slice at a time (one message each way), not one by one.
- * When the compiled worker script is not there (running from TypeScript sources), reads happen in-process.
+ * Reads DICOM headers on all cores: a small pool of worker threads, each reading a slice of the candidate files
+ * and returning their finished output lines (read-lines.ts). The activity's own thread only schedules, writes
+ * text and heartbeats, so I/O, parsing and serializing overlap. Files go to a thread a slice at a time (one
+ * message each way), not one by one. Without the compiled worker script (running from TypeScript sources),
+ * reads happen in-process.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import { readDicomFile, type DicomReadResult } from '../dicom/read';
+import type { EntryRecord } from '../records';
+import { readLine, type ReadLine, type ReadStage } from './read-lines';
 
 export interface ReadJob {
-  files: string[];
-  withMeta: boolean;
+  entries: EntryRecord[];
+  stage: ReadStage;
 }
 
 interface Pending extends ReadJob {
-  resolve: (r: DicomReadResult[]) => void;
+  resolve: (r: ReadLine[]) => void;
   reject: (e: Error) => void;
 }
 
@@ -35,7 +37,7 @@ class ReadPool {
   constructor(script: string, threads: number) {
     for (let n = 0; n < threads; n++) {
       const worker = new Worker(script);
-      worker.on('message', (results: DicomReadResult[]) => this.finish(worker, (job) => job.resolve(results)));
+      worker.on('message', (results: ReadLine[]) => this.finish(worker, (job) => job.resolve(results)));
       // A thread that dies is not reused: its job fails (the batch retries) and the others go on.
       worker.on('error', (err) => this.finish(worker, (job) => job.reject(err), false));
       worker.unref(); // an idle thread never keeps the process alive (after the listeners, which ref it)
@@ -44,7 +46,7 @@ class ReadPool {
     }
   }
 
-  run(job: ReadJob): Promise<DicomReadResult[]> {
+  run(job: ReadJob): Promise<ReadLine[]> {
     return new Promise((resolve, reject) => {
       this.queue.push({ ...job, resolve, reject });
       this.dispatch();
@@ -67,23 +69,23 @@ class ReadPool {
       const job = this.queue.shift()!;
       this.running.set(worker, job);
       worker.ref(); // a thread with work keeps the process alive until it answers
-      worker.postMessage({ files: job.files, withMeta: job.withMeta } satisfies ReadJob);
+      worker.postMessage({ entries: job.entries, stage: job.stage } satisfies ReadJob);
     }
   }
 }
 
 let pool: ReadPool | null | undefined;
 
-/** Reads the headers of `files`, in parallel on all cores; results in the same order. */
-export async function readHeaders(files: string[], withMeta: boolean): Promise<DicomReadResult[]> {
+/** Reads the candidates' headers for a stage, in parallel on all cores; output lines in the same order. */
+export async function readLines(entries: EntryRecord[], stage: ReadStage): Promise<ReadLine[]> {
   if (pool === undefined) {
     const script = workerScript();
     const threads = Number(process.env.DICOMFLOW_READ_THREADS) || os.availableParallelism();
     pool = script && threads > 1 ? new ReadPool(script, threads) : null;
   }
-  if (!pool || pool.size === 0) return Promise.all(files.map((file) => readDicomFile(file, { withMeta })));
-  const slice = Math.ceil(files.length / pool.size);
-  const jobs: Promise<DicomReadResult[]>[] = [];
-  for (let at = 0; at < files.length; at += slice) jobs.push(pool.run({ files: files.slice(at, at + slice), withMeta }));
+  if (!pool || pool.size === 0) return entries.map((entry) => readLine(entry, stage));
+  const slice = Math.ceil(entries.length / pool.size);
+  const jobs: Promise<ReadLine[]>[] = [];
+  for (let at = 0; at < entries.length; at += slice) jobs.push(pool.run({ entries: entries.slice(at, at + slice), stage }));
   return (await Promise.all(jobs)).flat();
 }

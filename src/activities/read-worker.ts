@@ -1,8 +1,8 @@
-// Worker thread of the read pool: reads the headers of a slice of files per message.
+// Worker thread of the read pool: reads a slice of candidate files per message and returns their output lines.
 import { parentPort } from 'worker_threads';
-import { readDicomFileSync } from '../dicom/read';
+import { readLine } from './read-lines';
 import type { ReadJob } from './read-pool';
 
-parentPort!.on('message', ({ files, withMeta }: ReadJob) => {
-  parentPort!.postMessage(files.map((file) => readDicomFileSync(file, { withMeta })));
+parentPort!.on('message', ({ entries, stage }: ReadJob) => {
+  parentPort!.postMessage(entries.map((entry) => readLine(entry, stage)));
 });

@@ -3,7 +3,7 @@ import { workspace } from '../workspace';
 import type { EntryRecord, ValidateRecord } from '../records';
 import type { BatchResult } from '../workflows/types';
 import { collect, runResumableBatch } from './batch-runner';
-import { readHeaders } from './read-pool';
+import { readLines } from './read-pool';
 
 export interface BatchInput {
   outDir: string;
@@ -12,14 +12,11 @@ export interface BatchInput {
 
 export async function validateBatch({ outDir, batchIndex }: BatchInput): Promise<BatchResult> {
   const ws = workspace(outDir);
-  return runResumableBatch<EntryRecord, ValidateRecord>({
+  return runResumableBatch<EntryRecord>({
     batchIndex,
     items: () => collect<EntryRecord>(ws.candidateBatch(batchIndex)),
     outputFile: ws.batchFile('validate', batchIndex),
-    work: async (entries) => {
-      const results = await readHeaders(entries.map((e) => e.file!), false);
-      return results.map((r, k) => ({ i: entries[k].i, status: r.status, code: r.code, message: r.message }));
-    },
-    isInvalid: (r) => r.status === 'invalid',
+    work: async (entries) => (await readLines(entries, 'validate')).map((r) => r.line),
+    isInvalid: (record) => (record as ValidateRecord).status === 'invalid',
   });
 }
