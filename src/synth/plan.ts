@@ -114,14 +114,15 @@ async function brokenEntries(o: PlanOptions, host: PatientSeries): Promise<Plann
   const { seed } = o;
   const { patient, ctStudy: study, ct } = host;
   const small = Math.min(o.size, 64);
-  const extraSlice = (index: number, label: string, ts: TransferSyntax): InstancePlan => ({
-    patient,
-    study,
-    series: ct,
+  /** Slice `index` of a series; its SOP Instance UID derives from `uidLabel`. */
+  const slice = (series: SeriesPlan, uidLabel: string, index: number, ts = series.transferSyntax, who = { patient, study }): InstancePlan => ({
+    ...who,
+    series,
     index,
-    sopInstanceUid: uid(seed, `broken/${label}`),
+    sopInstanceUid: uid(seed, uidLabel),
     transferSyntax: ts,
   });
+  const extraSlice = (index: number, label: string, ts: TransferSyntax) => slice(ct, `broken/${label}`, index, ts);
   const truncated = (plan: InstancePlan) => () => {
     const whole = dicomBytes(plan);
     // Pixel Data is the last element: dropping half of its bytes cuts the file inside it.
@@ -144,14 +145,7 @@ async function brokenEntries(o: PlanOptions, host: PatientSeries): Promise<Plann
 
   // A small extra series of the same study: no extension, big endian and deflated, all valid.
   const x = ctSeriesPlan(seed, 'extra/x', { size: small, slices: 3, transferSyntax: 'explicit-le' });
-  const xSlice = (index: number, ts: TransferSyntax): InstancePlan => ({
-    patient,
-    study,
-    series: x,
-    index,
-    sopInstanceUid: uid(seed, `extra/x/${index}`),
-    transferSyntax: ts,
-  });
+  const xSlice = (index: number, ts: TransferSyntax) => slice(x, `extra/x/${index}`, index, ts);
   out.push(
     dicomEntry('extra/IM00006', xSlice(0, 'explicit-le')),
     dicomEntry('extra/big-endian.dcm', xSlice(1, 'explicit-be')),
@@ -172,14 +166,7 @@ async function brokenEntries(o: PlanOptions, host: PatientSeries): Promise<Plann
   const evilPatient: PatientPlan = { id: 'EVIL-0001', name: 'Evil^Entry', sex: 'O', folder: 'EVIL-0001' };
   const evilStudy = studyPlan(seed, 'evil', 'CT CHEST');
   const evil = ctSeriesPlan(seed, 'evil', { size: 16, slices: 2, transferSyntax: 'explicit-le' });
-  const evilSlice = (index: number): InstancePlan => ({
-    patient: evilPatient,
-    study: evilStudy,
-    series: evil,
-    index,
-    sopInstanceUid: uid(seed, `evil/${index}`),
-    transferSyntax: 'explicit-le',
-  });
+  const evilSlice = (index: number) => slice(evil, `evil/${index}`, index, 'explicit-le', { patient: evilPatient, study: evilStudy });
   out.push(
     fixed('../evil.dcm', 'refused', 'REFUSED_UNSAFE_PATH', () => dicomBytes(evilSlice(0))),
     fixed('/etc/evil.dcm', 'refused', 'REFUSED_UNSAFE_PATH', () => dicomBytes(evilSlice(1))),
@@ -187,14 +174,7 @@ async function brokenEntries(o: PlanOptions, host: PatientSeries): Promise<Plann
 
   // A nested zip holding two slices of another series of the study.
   const y = ctSeriesPlan(seed, 'extra/y', { size: small, slices: 2, transferSyntax: 'implicit-le' });
-  const ySlice = (index: number, ts: TransferSyntax): InstancePlan => ({
-    patient,
-    study,
-    series: y,
-    index,
-    sopInstanceUid: uid(seed, `extra/y/${index}`),
-    transferSyntax: ts,
-  });
+  const ySlice = (index: number, ts: TransferSyntax) => slice(y, `extra/y/${index}`, index, ts);
   const inner = [dicomEntry('nested-series/1-001.dcm', ySlice(0, 'implicit-le')), dicomEntry('nested-series/1-002.dcm', ySlice(1, 'explicit-le'))];
   const nestedBytes = await zipToBuffer(inner.map((e) => ({ name: e.path, data: e.data, compress: e.compress })));
   out.push({ ...fixed('extra/nested.zip', 'skipped', 'SKIPPED_NESTED_ZIP', () => nestedBytes), inner });
@@ -203,14 +183,7 @@ async function brokenEntries(o: PlanOptions, host: PatientSeries): Promise<Plann
   // there), and one whose middle slice has other Rows/Columns. Each slice is valid on its own.
   const gappy = ctSeriesPlan(seed, 'extra/gappy', { size: small, slices: 5, transferSyntax: 'explicit-le' });
   const mixed = ctSeriesPlan(seed, 'extra/mixed', { size: small, slices: 3, transferSyntax: 'implicit-le' });
-  const sliceOf = (series: SeriesPlan, label: string, index: number): InstancePlan => ({
-    patient,
-    study,
-    series,
-    index,
-    sopInstanceUid: uid(seed, `${label}/${index}`),
-    transferSyntax: series.transferSyntax,
-  });
+  const sliceOf = (series: SeriesPlan, label: string, index: number) => slice(series, `${label}/${index}`, index);
   const gapped = [0, 1, 3, 4].map((k) => dicomEntry(`extra/gappy/1-${pad3(k + 1)}.dcm`, sliceOf(gappy, 'extra/gappy', k)));
   gapped[0].seriesIssues = [
     { seriesInstanceUid: gappy.uid, code: 'INSTANCE_NUMBER_GAP' },

@@ -7,10 +7,10 @@
  */
 import { execFile, execFileSync } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
+import { freePort } from '../../src/temporal/dev-server';
 
 const run = promisify(execFile);
 
@@ -42,16 +42,6 @@ export function findPostgresBin(where: { pgBin?: string; base?: string } = { pgB
   );
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
