@@ -15,7 +15,7 @@ export function progressLine(p: Progress): string {
     done: () => `${p.found} entries, ${p.invalid} invalid`,
   };
   const detail = details[p.stage]();
-  const state = current?.state === 'running' ? '' : ` (${current?.state ?? p.stage})`;
+  const state = !current || current.state === 'running' ? '' : ` (${current.state})`;
   return `[${p.stage}${state}] ${detail}${elapsed.length ? `   done: ${elapsed.join(', ')}` : ''}`;
 }
 
