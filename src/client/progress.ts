@@ -32,7 +32,7 @@ export function summaryText(s: IngestSummary, extra: { workflowId: string; uiUrl
     `  time per stage: ${stageTimes}`,
     `  outputs:`,
     `    organized tree   ${s.outputs.organized}`,
-    `    database         ${s.outputs.database}`,
+    `    database         ${s.outputs.database.replace(/(\/\/[^:/@]+):[^@/]*@/, '$1:***@')}`, // never print a password
     ...s.outputs.reports.map((r, k) => `    ${k === 0 ? 'reports          ' : '                 '}${r}`),
     `    log              ${s.outputs.log}`,
     `  workflow ${extra.workflowId}` +

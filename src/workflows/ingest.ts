@@ -106,9 +106,10 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
   progress.metadataRead = read.processed;
 
   await stage('organize', () => organize({ outDir, batchCount: found.batchCount }));
-  // The catalog records where the run came from; a presigned URL's query (its signature) is left out.
-  await stage('load', () => loadDatabase({ outDir, dbUrl: input.dbUrl, runId, source: input.source.split('?')[0] }));
-  const report = await stage('report', () => writeReport({ outDir, runId, source: input.source, stageSeconds }));
+  // The catalog and the report say where the run came from; a presigned URL's query (its signature) is left out.
+  const source = input.source.split('?')[0];
+  await stage('load', () => loadDatabase({ outDir, dbUrl: input.dbUrl, runId, source }));
+  const report = await stage('report', () => writeReport({ outDir, runId, source, stageSeconds }));
   progress.stage = 'done';
 
   return {

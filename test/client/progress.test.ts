@@ -22,3 +22,20 @@ test('a finished run says so once', () => {
   const line = progressLine(progress('done', ['extract', 'validate', 'metadata', 'organize', 'load', 'report']));
   expect(line.startsWith('[done] 130 entries, 3 invalid')).toBe(true);
 });
+
+test('the summary never prints a database password', async () => {
+  const { summaryText } = await import('../../src/client/progress');
+  const text = summaryText(
+    {
+      runId: 'r',
+      source: 's',
+      outDir: '/o',
+      counts: { entries: 1, valid: 1, invalid: 0, duplicate: 0, conflict: 0, skipped: 0, refused: 0, patients: 1, studies: 1, series: 1, instances: 1, seriesIssues: 0 },
+      stageSeconds: { extract: 1 },
+      outputs: { organized: '/o/organized', database: 'postgres://dicom:s3cret@db:5432/catalog', reports: [], log: '/o/logs/dicomflow.jsonl' },
+    },
+    { workflowId: 'w', namespace: 'default' },
+  );
+  expect(text).toContain('postgres://dicom:***@db:5432/catalog');
+  expect(text).not.toContain('s3cret');
+});
