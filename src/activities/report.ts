@@ -14,6 +14,7 @@ import { CsvFileWriter, type CsvCell } from '../report/csv';
 import { histogramSvg, horizontalBarSvg, thicknessBins } from '../report/charts';
 import { renderReportHtml } from '../report/html';
 import { svgToPng } from '../report/png';
+import { writeThumbnails } from '../report/thumbnails';
 import { ReportStats, MAX_SERIES_BARS, shortSeriesLabel, plural } from '../report/stats';
 
 export interface ReportInput {
@@ -25,7 +26,8 @@ export interface ReportInput {
 }
 
 export interface ReportResult {
-  files: { validationCsv: string; metadataCsv: string; html: string; pngs: string[] };
+  /** pngs: the two charts; thumbnails: one PNG per series shown in the report's Series grid. */
+  files: { validationCsv: string; metadataCsv: string; html: string; pngs: string[]; thumbnails?: string[] };
   counts: {
     entries: number; valid: number; invalid: number; duplicate: number; conflict: number; skipped: number; refused: number;
     patients: number; studies: number; series: number; instances: number; seriesIssues: number;
@@ -52,6 +54,8 @@ export const METADATA_COLUMNS = [
 const STAGE = 'report';
 /** Heartbeat every this many records, so a long report is not mistaken for a dead worker. */
 const HEARTBEAT_EVERY = 10_000;
+/** Series thumbnails shown in report.html at most. */
+export const MAX_THUMBNAILS = 50;
 
 export async function writeReport(input: ReportInput): Promise<ReportResult> {
   const ws = workspace(input.outDir);
@@ -90,6 +94,8 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
 
   for await (const issue of readOptionalRecords<SeriesIssueRecord>(input.outDir, ws.seriesIssues)) stats.addIssue(issue);
 
+  const thumbnails = await writeThumbnails(input.outDir, { limit: MAX_THUMBNAILS, onProgress: (n) => beat(n, 'thumbnails') });
+
   const thicknessSvg = histogramSvg(thicknessBins(stats.thickness), {
     title: 'Slice thickness',
     xLabel: 'SliceThickness (mm)',
@@ -121,6 +127,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       files: REPORT_FILES,
       seriesShown: top.length,
       stageSeconds: input.stageSeconds,
+      thumbnails,
     }),
   );
 
@@ -130,6 +137,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       metadataCsv: file(REPORT_FILES.metadataCsv),
       html: file(REPORT_FILES.html),
       pngs: [file(REPORT_FILES.thicknessPng), file(REPORT_FILES.seriesPng)],
+      thumbnails: thumbnails.map((t) => file(t.file)),
     },
     counts: {
       entries: stats.entries,

@@ -4,7 +4,8 @@
  */
 import type { EntryStatus } from '../records';
 import { CODES } from '../dicom/codes';
-import { STATUSES, plural, type ReportStats } from './stats';
+import { STATUSES, plural, shortSeriesLabel, type ReportStats } from './stats';
+import type { Thumbnail } from './thumbnails';
 
 export interface HtmlReportInput {
   source: string;
@@ -19,6 +20,8 @@ export interface HtmlReportInput {
   /** How many series the bar chart shows. */
   seriesShown: number;
   stageSeconds?: Record<string, number>;
+  /** One middle-slice PNG per series (the first series only); the Series grid is left out when absent. */
+  thumbnails?: Thumbnail[];
 }
 
 export function escapeHtml(text: string): string {
@@ -87,6 +90,8 @@ export function renderReportHtml(r: HtmlReportInput): string {
     '</figure>',
   );
 
+  if (r.thumbnails) out.push(...seriesGrid(r.thumbnails, s.series.size));
+
   out.push('<h2>Series issues</h2>');
   if (s.issueCount === 0) out.push('<p id="no-series-issues">No series issues found.</p>');
   else {
@@ -117,6 +122,29 @@ export function renderReportHtml(r: HtmlReportInput): string {
   out.push(`<footer>Downloads: <a href="${e(r.files.validationCsv)}">${e(r.files.validationCsv)}</a> · <a href="${e(r.files.metadataCsv)}">${e(r.files.metadataCsv)}</a></footer>`);
   out.push('</body>', '</html>', '');
   return out.join('\n');
+}
+
+/** The thumbnails as a grid of figures; says how many series have none (not shown, or not renderable). */
+function seriesGrid(thumbnails: Thumbnail[], seriesTotal: number): string[] {
+  const e = escapeHtml;
+  const out = ['<h2>Series</h2>'];
+  if (seriesTotal > thumbnails.length) {
+    out.push(
+      `<p id="series-thumbnails-note">Middle slice of ${thumbnails.length} of ${seriesTotal} series; ` +
+        'the others are beyond the first series shown or have no uncompressed grayscale pixels to draw.</p>',
+    );
+  }
+  if (thumbnails.length === 0) return out;
+  out.push('<div class="thumbs" id="series-thumbnails">');
+  for (const t of thumbnails) {
+    const label = shortSeriesLabel(t.seriesInstanceUid, null);
+    out.push(
+      `<figure class="thumb"><img src="${e(t.file)}" width="${t.width}" height="${t.height}" alt="${e(`Middle slice of series ${t.seriesInstanceUid}`)}">` +
+        `<figcaption title="${e(t.seriesInstanceUid)}">${e(t.modality ?? '–')} · ${e(label)} · ${e(plural(t.slices, 'slice'))}</figcaption></figure>`,
+    );
+  }
+  out.push('</div>');
+  return out;
 }
 
 /** Two decimals for short stages (a report takes 0.04 s), one for long ones. */
@@ -156,5 +184,7 @@ th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:to
 td.num{text-align:right;font-variant-numeric:tabular-nums}tr.total td{font-weight:bold}
 table.list{width:100%}td.uid,td.path{word-break:break-all;width:45%;font-family:"DejaVu Sans Mono",monospace;font-size:.9em}
 figure{margin:1em 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}figcaption{font-size:.9em;color:#555}
+div.thumbs{display:flex;flex-wrap:wrap;gap:1em}figure.thumb{margin:0;width:140px;text-align:center}
+figure.thumb img{display:block;margin:0 auto;background:#000;image-rendering:auto}figure.thumb figcaption{word-break:break-all}
 footer{margin-top:2em;font-size:.9em;color:#555}
 `.trim();

@@ -1,0 +1,284 @@
+/**
+ * One grayscale PNG thumbnail per series for report.html: the middle slice by InstanceNumber, read
+ * straight from its organized file (only the Pixel Data bytes), windowed, box-averaged and encoded
+ * here with zlib. Native (uncompressed) monochrome pixels only; anything else is skipped, never thrown.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { workspace } from '../workspace';
+import type { InstanceRecord } from '../records';
+import type { DicomJson } from '../dicom/types';
+import { TRANSFER_SYNTAX } from '../dicom/read';
+import { readJsonLines } from '../io/jsonl';
+import { crc32 } from '../io/crc32';
+
+export interface Thumbnail {
+  seriesInstanceUid: string;
+  /** Relative to reportsDir, '/'-separated: thumbnails/<uid>.png */
+  file: string;
+  width: number;
+  height: number;
+  modality: string | null;
+  /** Instances of the series. */
+  slices: number;
+}
+
+export interface ThumbnailOptions {
+  /** Longest side in pixels, default 128. */
+  size?: number;
+  /** At most this many series, in order of first appearance in instances.jsonl. */
+  limit?: number;
+  /** Called with the number of records read so far (for activity heartbeats). */
+  onProgress?: (records: number) => void;
+}
+
+export const THUMBNAILS_DIR = 'thumbnails';
+export const DEFAULT_THUMBNAIL_SIZE = 128;
+
+/** What a series needs between the two passes: the InstanceNumbers (for the median), then the chosen slice. */
+interface SeriesEntry {
+  modality: string | null;
+  slices: number;
+  numbers: number[];
+  middle?: number | null;
+  chosen?: InstanceRecord;
+}
+
+/** Where and how the pixels of one slice are stored. */
+export interface PixelInfo {
+  offset: number;
+  rows: number;
+  columns: number;
+  bitsAllocated: 8 | 16;
+  bitsStored: number;
+  signed: boolean;
+  bigEndian: boolean;
+  monochrome1: boolean;
+  slope: number;
+  intercept: number;
+  window: { center: number; width: number } | null;
+}
+
+export async function writeThumbnails(outDir: string, opts: ThumbnailOptions = {}): Promise<Thumbnail[]> {
+  const ws = workspace(outDir);
+  const size = opts.size ?? DEFAULT_THUMBNAIL_SIZE;
+  const limit = opts.limit ?? Infinity;
+  const dir = path.join(ws.reportsDir, THUMBNAILS_DIR);
+  fs.rmSync(dir, { recursive: true, force: true }); // no thumbnails of an earlier run left behind
+  if (!fs.existsSync(ws.instances)) return [];
+
+  // Pass 1: the series (first `limit` by first appearance) and their InstanceNumbers.
+  const series = new Map<string, SeriesEntry>();
+  let records = 0;
+  for await (const r of readJsonLines<InstanceRecord>(ws.instances)) {
+    opts.onProgress?.(++records);
+    const uid = r.fields.seriesInstanceUid;
+    let s = series.get(uid);
+    if (!s) {
+      if (series.size >= limit) continue;
+      s = { modality: r.fields.modality, slices: 0, numbers: [] };
+      series.set(uid, s);
+    }
+    s.slices++;
+    if (typeof r.fields.instanceNumber === 'number') s.numbers.push(r.fields.instanceNumber);
+  }
+  for (const s of series.values()) {
+    s.numbers.sort((a, b) => a - b);
+    s.middle = s.numbers.length ? s.numbers[Math.floor((s.numbers.length - 1) / 2)] : null;
+    s.numbers = []; // free
+  }
+
+  // Pass 2: the first instance with the median InstanceNumber (or the first one, when none has a number).
+  for await (const r of readJsonLines<InstanceRecord>(ws.instances)) {
+    opts.onProgress?.(++records);
+    const s = series.get(r.fields.seriesInstanceUid);
+    if (!s || s.chosen) continue;
+    if (s.middle === null || r.fields.instanceNumber === s.middle) s.chosen = { ...r, meta: pixelMeta(r.meta) };
+  }
+
+  const out: Thumbnail[] = [];
+  const used = new Set<string>();
+  for (const [uid, s] of series) {
+    if (!s.chosen) continue;
+    const image = await renderSlice(path.join(ws.root, ...s.chosen.organizedPath.split('/')), s.chosen, size);
+    if (!image) continue;
+    const name = uniqueName(uid, used);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, name), encodeGrayPng(image.width, image.height, image.pixels));
+    out.push({ seriesInstanceUid: uid, file: `${THUMBNAILS_DIR}/${name}`, width: image.width, height: image.height, modality: s.modality, slices: s.slices });
+  }
+  return out;
+}
+
+/** A file name from the UID (normally digits and dots already), made unique. */
+function uniqueName(uid: string, used: Set<string>): string {
+  const base = uid.replace(/[^0-9A-Za-z._-]/g, '_').slice(0, 100) || 'series';
+  let name = `${base}.png`;
+  for (let k = 2; used.has(name); k++) name = `${base}-${k}.png`;
+  used.add(name);
+  return name;
+}
+
+/** Keeps only the tags pixelInfo reads, so a chosen slice holds little memory. */
+function pixelMeta(meta: DicomJson): DicomJson {
+  const keep: DicomJson = {};
+  for (const tag of PIXEL_TAGS) if (meta?.[tag]) keep[tag] = meta[tag];
+  return keep;
+}
+
+const PIXEL_TAGS = ['00280002', '00280004', '00280010', '00280011', '00280100', '00280101', '00280103', '00281050', '00281051', '00281052', '00281053', '7FE00010'];
+
+/** Reads the slice's pixel layout from its header; null when it is not something we render. */
+export function pixelInfo(r: Pick<InstanceRecord, 'fields' | 'meta'>): PixelInfo | null {
+  const ts = r.fields.transferSyntaxUid;
+  // Deflated: the offset is inside the inflated data set. Encapsulated and unknown syntaxes: compressed pixels.
+  if (ts !== TRANSFER_SYNTAX.implicitLittle && ts !== TRANSFER_SYNTAX.explicitLittle && ts !== TRANSFER_SYNTAX.explicitBig) return null;
+  const m = r.meta ?? {};
+  const bulk = /offset=(\d+)&length=(\d+)/.exec(m['7FE00010']?.BulkDataURI ?? '');
+  if (!bulk) return null; // no Pixel Data, or undefined length (encapsulated)
+  const rows = first(m, '00280010') ?? r.fields.rows;
+  const columns = first(m, '00280011') ?? r.fields.columns;
+  const bitsAllocated = first(m, '00280100');
+  const photometric = String(m['00280004']?.Value?.[0] ?? 'MONOCHROME2').trim();
+  if (!rows || !columns || rows < 1 || columns < 1) return null;
+  if (bitsAllocated !== 8 && bitsAllocated !== 16) return null;
+  if ((first(m, '00280002') ?? 1) !== 1) return null;
+  if (photometric !== 'MONOCHROME1' && photometric !== 'MONOCHROME2') return null;
+  if (Number(bulk[2]) < rows * columns * (bitsAllocated / 8)) return null;
+  const bitsStored = first(m, '00280101') ?? bitsAllocated;
+  const center = first(m, '00281050');
+  const width = first(m, '00281051');
+  return {
+    offset: Number(bulk[1]),
+    rows,
+    columns,
+    bitsAllocated,
+    bitsStored: bitsStored >= 1 && bitsStored <= bitsAllocated ? bitsStored : bitsAllocated,
+    signed: first(m, '00280103') === 1,
+    bigEndian: ts === TRANSFER_SYNTAX.explicitBig,
+    monochrome1: photometric === 'MONOCHROME1',
+    slope: first(m, '00281053') || 1,
+    intercept: first(m, '00281052') ?? 0,
+    window: center !== null && width !== null && width > 0 ? { center, width } : null,
+  };
+}
+
+/** The first value of a tag as a finite number (DS/IS may come as strings), else null. */
+function first(meta: DicomJson, tag: string): number | null {
+  const v = meta[tag]?.Value?.[0];
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : null;
+}
+
+/** The slice as 8-bit grayscale of at most `size` px on its long side; null when it cannot be read. */
+async function renderSlice(file: string, r: InstanceRecord, size: number): Promise<{ width: number; height: number; pixels: Uint8Array } | null> {
+  try {
+    const info = pixelInfo(r);
+    if (!info) return null;
+    const bytes = await readExactly(file, info.offset, info.rows * info.columns * (info.bitsAllocated / 8));
+    if (!bytes) return null;
+    const gray = windowed(info, modalityValues(info, bytes));
+    return downsample(gray, info.columns, info.rows, size);
+  } catch {
+    return null; // unreadable file: no thumbnail, the report goes on
+  }
+}
+
+/** `length` bytes at `offset`, or null when the file is shorter (truncated). */
+async function readExactly(file: string, offset: number, length: number): Promise<Buffer | null> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+      if (bytesRead === 0) return null;
+      done += bytesRead;
+    }
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Stored values (masked to BitsStored, sign-extended when signed) through RescaleSlope/Intercept. */
+export function modalityValues(info: PixelInfo, bytes: Buffer): Float32Array {
+  const n = info.rows * info.columns;
+  const out = new Float32Array(n);
+  const mask = info.bitsStored >= 32 ? 0xffffffff : 2 ** info.bitsStored - 1;
+  const signBit = 2 ** (info.bitsStored - 1);
+  for (let i = 0; i < n; i++) {
+    let v = info.bitsAllocated === 8 ? bytes[i] : info.bigEndian ? bytes.readUInt16BE(i * 2) : bytes.readUInt16LE(i * 2);
+    v &= mask;
+    if (info.signed && v >= signBit) v -= 2 * signBit;
+    out[i] = v * info.slope + info.intercept;
+  }
+  return out;
+}
+
+/** 0..255 through the header's window, else the 1st..99th percentile; MONOCHROME1 inverted. */
+function windowed(info: PixelInfo, values: Float32Array): Uint8Array {
+  let lo: number;
+  let hi: number;
+  if (info.window) {
+    lo = info.window.center - info.window.width / 2;
+    hi = info.window.center + info.window.width / 2;
+  } else {
+    const sorted = Float32Array.from(values).sort();
+    lo = sorted[Math.floor((sorted.length - 1) * 0.01)];
+    hi = sorted[Math.floor((sorted.length - 1) * 0.99)];
+  }
+  const span = hi > lo ? hi - lo : 1;
+  const out = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const g = Math.round(((values[i] - lo) / span) * 255);
+    const c = g < 0 ? 0 : g > 255 ? 255 : g;
+    out[i] = info.monochrome1 ? 255 - c : c;
+  }
+  return out;
+}
+
+/** Box average down to at most `size` on the long side, keeping the aspect; never enlarges. */
+export function downsample(gray: Uint8Array, width: number, height: number, size: number): { width: number; height: number; pixels: Uint8Array } {
+  const scale = Math.max(width, height) / size;
+  if (scale <= 1) return { width, height, pixels: gray };
+  const w = Math.max(1, Math.round(width / scale));
+  const h = Math.max(1, Math.round(height / scale));
+  const out = new Uint8Array(w * h);
+  for (let oy = 0; oy < h; oy++) {
+    const y0 = Math.floor((oy * height) / h);
+    const y1 = Math.max(y0 + 1, Math.floor(((oy + 1) * height) / h));
+    for (let ox = 0; ox < w; ox++) {
+      const x0 = Math.floor((ox * width) / w);
+      const x1 = Math.max(x0 + 1, Math.floor(((ox + 1) * width) / w));
+      let sum = 0;
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) sum += gray[y * width + x];
+      out[oy * w + ox] = Math.round(sum / ((y1 - y0) * (x1 - x0)));
+    }
+  }
+  return { width: w, height: h, pixels: out };
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** An 8-bit grayscale PNG (colour type 0), every scanline with filter 0. */
+export function encodeGrayPng(width: number, height: number, pixels: Uint8Array): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 0; // grayscale; compression, filter and interlace stay 0
+  const raw = Buffer.alloc((width + 1) * height);
+  for (let y = 0; y < height; y++) raw.set(pixels.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+function chunk(type: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+  return Buffer.concat([head, data, crc]);
+}
