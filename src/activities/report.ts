@@ -128,6 +128,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       seriesShown: top.length,
       stageSeconds: input.stageSeconds,
       thumbnails,
+      thumbnailLimit: MAX_THUMBNAILS,
     }),
   );
 

@@ -20,8 +20,9 @@ export interface HtmlReportInput {
   /** How many series the bar chart shows. */
   seriesShown: number;
   stageSeconds?: Record<string, number>;
-  /** One middle-slice PNG per series (the first series only); the Series grid is left out when absent. */
+  /** One middle-slice PNG per series, of the first `thumbnailLimit` series; the Series grid is left out when absent. */
   thumbnails?: Thumbnail[];
+  thumbnailLimit?: number;
 }
 
 export function escapeHtml(text: string): string {
@@ -90,7 +91,7 @@ export function renderReportHtml(r: HtmlReportInput): string {
     '</figure>',
   );
 
-  if (r.thumbnails) out.push(...seriesGrid(r.thumbnails, s.series.size));
+  if (r.thumbnails) out.push(...seriesGrid(r.thumbnails, s.series.size, r.thumbnailLimit ?? Infinity));
 
   out.push('<h2>Series issues</h2>');
   if (s.issueCount === 0) out.push('<p id="no-series-issues">No series issues found.</p>');
@@ -124,15 +125,18 @@ export function renderReportHtml(r: HtmlReportInput): string {
   return out.join('\n');
 }
 
-/** The thumbnails as a grid of figures; says how many series have none (not shown, or not renderable). */
-function seriesGrid(thumbnails: Thumbnail[], seriesTotal: number): string[] {
+/** The thumbnails as a grid of figures; says why some series have none (beyond the limit, or not drawable). */
+function seriesGrid(thumbnails: Thumbnail[], seriesTotal: number, limit: number): string[] {
   const e = escapeHtml;
   const out = ['<h2>Series</h2>'];
   if (seriesTotal > thumbnails.length) {
-    out.push(
-      `<p id="series-thumbnails-note">Middle slice of ${thumbnails.length} of ${seriesTotal} series; ` +
-        'the others are beyond the first series shown or have no uncompressed grayscale pixels to draw.</p>',
-    );
+    const considered = Math.min(seriesTotal, limit);
+    const notDrawn = considered - thumbnails.length;
+    const why = [
+      seriesTotal > limit ? `only the first ${limit} series are drawn` : '',
+      notDrawn > 0 ? `no uncompressed grayscale slice to draw for ${notDrawn} (compressed, deflated, colour or unreadable)` : '',
+    ].filter(Boolean);
+    out.push(`<p id="series-thumbnails-note">Middle slice of ${thumbnails.length} of ${seriesTotal} series; ${why.join('; ')}.</p>`);
   }
   if (thumbnails.length === 0) return out;
   out.push('<div class="thumbs" id="series-thumbnails">');

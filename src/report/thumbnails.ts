@@ -90,11 +90,16 @@ export async function writeThumbnails(outDir: string, opts: ThumbnailOptions = {
   }
 
   // Pass 2: the first instance with the median InstanceNumber (or the first one, when none has a number).
+  let chosen = 0;
   for await (const r of readJsonLines<InstanceRecord>(ws.instances)) {
+    if (chosen === series.size) break; // every series has its slice: the rest need not be read
     opts.onProgress?.(++records);
     const s = series.get(r.fields.seriesInstanceUid);
     if (!s || s.chosen) continue;
-    if (s.middle === null || r.fields.instanceNumber === s.middle) s.chosen = { ...r, meta: pixelMeta(r.meta) };
+    if (s.middle === null || r.fields.instanceNumber === s.middle) {
+      s.chosen = { ...r, meta: pixelMeta(r.meta) };
+      chosen++;
+    }
   }
 
   const out: Thumbnail[] = [];

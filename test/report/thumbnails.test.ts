@@ -15,6 +15,8 @@ import { workspace } from '../../src/workspace';
 import type { InstanceRecord, OutcomeRecord } from '../../src/records';
 import { writeThumbnails, type Thumbnail } from '../../src/report/thumbnails';
 import { writeReport } from '../../src/activities/report';
+import { renderReportHtml } from '../../src/report/html';
+import { ReportStats } from '../../src/report/stats';
 import { ctElements, dicomFile, DEFLATED, EXPLICIT_BE, EXPLICIT_LE, JPEG_BASELINE, type El } from '../dicom/bytes';
 
 const TWIN_ROWS = 180;
@@ -232,8 +234,20 @@ describe('writeThumbnails', () => {
     expect(result.files.thumbnails).toEqual(thumbs.map((t) => path.join(ws.reportsDir, t.file)));
     expect(result.files.pngs).toHaveLength(2);
     // 3 series have no thumbnail: the page says so.
-    expect(html).toMatch(new RegExp(`Middle slice of ${thumbs.length} of ${thumbs.length + 3} series`));
+    expect(html).toContain(`Middle slice of ${thumbs.length} of ${thumbs.length + 3} series; no uncompressed grayscale slice to draw for 3 `);
     expect(html).toContain('5 slices');
+  });
+
+  it('report.html says when series are beyond the thumbnail limit', () => {
+    const stats = new ReportStats();
+    for (const r of records) stats.addInstance(r);
+    const html = renderReportHtml({
+      source: 's', runId: 'r', generatedAt: 'now', stats, thicknessSvg: '<svg/>', seriesSvg: '<svg/>', seriesShown: 1,
+      files: { validationCsv: 'v.csv', metadataCsv: 'm.csv', thicknessPng: 't.png', seriesPng: 's.png' },
+      thumbnails: thumbs.slice(0, 3), thumbnailLimit: 4,
+    });
+    expect(html).toContain(`Middle slice of 3 of ${stats.series.size} series; only the first 4 series are drawn; no uncompressed grayscale slice to draw for 1 `);
+    expect(html.match(/<img /g)).toHaveLength(3);
   });
 });
 
