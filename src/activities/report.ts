@@ -26,8 +26,8 @@ export interface ReportInput {
 }
 
 export interface ReportResult {
-  /** pngs: the two charts; thumbnails: one PNG per series shown in the report's Series grid. */
-  files: { validationCsv: string; metadataCsv: string; html: string; pngs: string[]; thumbnails?: string[] };
+  /** pngs: the two charts. The series thumbnails (up to MAX_THUMBNAILS) are in reports/thumbnails/, linked from the HTML. */
+  files: { validationCsv: string; metadataCsv: string; html: string; pngs: string[] };
   counts: {
     entries: number; valid: number; invalid: number; duplicate: number; conflict: number; skipped: number; refused: number;
     patients: number; studies: number; series: number; instances: number; seriesIssues: number;
@@ -138,7 +138,6 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       metadataCsv: file(REPORT_FILES.metadataCsv),
       html: file(REPORT_FILES.html),
       pngs: [file(REPORT_FILES.thicknessPng), file(REPORT_FILES.seriesPng)],
-      thumbnails: thumbnails.map((t) => file(t.file)),
     },
     counts: {
       entries: stats.entries,
@@ -150,7 +149,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       seriesIssues: stats.issueCount,
     },
   };
-  logEvent(input.outDir, 'info', STAGE, 'report written', { counts: result.counts, reportsDir: ws.reportsDir });
+  logEvent(input.outDir, 'info', STAGE, 'report written', { counts: result.counts, thumbnails: thumbnails.length, reportsDir: ws.reportsDir });
   return result;
 }
 
