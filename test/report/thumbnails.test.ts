@@ -13,7 +13,7 @@ import { readDicomFile } from '../../src/dicom/read';
 import { writeJsonLines } from '../../src/io/jsonl';
 import { workspace } from '../../src/workspace';
 import type { InstanceRecord, OutcomeRecord } from '../../src/records';
-import { writeThumbnails, type Thumbnail } from '../../src/report/thumbnails';
+import { modalityValues, writeThumbnails, type PixelInfo, type Thumbnail } from '../../src/report/thumbnails';
 import { writeReport } from '../../src/activities/report';
 import { renderReportHtml } from '../../src/report/html';
 import { ReportStats } from '../../src/report/stats';
@@ -262,3 +262,30 @@ function listFiles(dir: string): string[] {
     .flatMap((d) => (d.isDirectory() ? listFiles(path.join(dir, d.name)) : [path.join(dir, d.name)]))
     .sort();
 }
+
+describe('modalityValues', () => {
+  const info = (o: Partial<PixelInfo>): PixelInfo => ({
+    offset: 0, rows: 1, columns: 3, bitsAllocated: 16, bitsStored: 16, signed: false, bigEndian: false,
+    monochrome1: false, slope: 1, intercept: 0, window: null, ...o,
+  });
+  const words = (values: number[], bigEndian = false) => {
+    const b = Buffer.alloc(values.length * 2);
+    values.forEach((v, i) => (bigEndian ? b.writeUInt16BE(v & 0xffff, i * 2) : b.writeUInt16LE(v & 0xffff, i * 2)));
+    return b;
+  };
+
+  it('reads signed 16-bit values, both byte orders, through the rescale', () => {
+    expect([...modalityValues(info({ signed: true, slope: 2, intercept: -1024 }), words([-5, 0, 300]))]).toEqual([-1034, -1024, -424]);
+    expect([...modalityValues(info({ signed: true, bigEndian: true }), words([-5, 0, 300], true))]).toEqual([-5, 0, 300]);
+  });
+
+  it('masks to BitsStored and sign-extends from its top bit', () => {
+    // 12 bits stored: 0xF000 junk above is dropped; 0x0FFF is -1 when signed, 4095 when not.
+    expect([...modalityValues(info({ bitsStored: 12, signed: true }), words([0xffff, 0x0800, 0xf005]))]).toEqual([-1, -2048, 5]);
+    expect([...modalityValues(info({ bitsStored: 12 }), words([0xffff, 0x0800, 0xf005]))]).toEqual([4095, 2048, 5]);
+  });
+
+  it('reads 8-bit values', () => {
+    expect([...modalityValues(info({ bitsAllocated: 8, bitsStored: 8, signed: true }), Buffer.from([0xff, 0x7f, 0x80]))]).toEqual([-1, 127, -128]);
+  });
+});
