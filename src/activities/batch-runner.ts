@@ -17,12 +17,6 @@ export interface BatchCursor {
 const CHUNK = 64;
 const HEARTBEAT_EVERY_MS = 1000;
 
-export async function collect<T>(file: string): Promise<T[]> {
-  const out: T[] = [];
-  for await (const record of readJsonLines<T>(file)) out.push(record);
-  return out;
-}
-
 /** Counts a finished batch file (records, and invalid ones when the stage has any). */
 async function countResults(outputFile: string, isInvalid?: (r: unknown) => boolean): Promise<{ processed: number; invalid: number }> {
   if (!isInvalid) return { processed: await countLines(outputFile), invalid: 0 }; // no need to parse big headers

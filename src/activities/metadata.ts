@@ -2,7 +2,8 @@
 import { workspace } from '../workspace';
 import type { EntryRecord, ValidateRecord } from '../records';
 import type { BatchResult } from '../workflows/types';
-import { collect, runResumableBatch } from './batch-runner';
+import { readAllJsonLines } from '../io/jsonl';
+import { runResumableBatch } from './batch-runner';
 import { readLines } from './read-pool';
 import type { BatchInput } from './validate';
 
@@ -11,8 +12,8 @@ export async function readMetadataBatch({ outDir, batchIndex }: BatchInput): Pro
   return runResumableBatch<EntryRecord>({
     batchIndex,
     items: async () => {
-      const valid = new Set((await collect<ValidateRecord>(ws.batchFile('validate', batchIndex))).filter((v) => v.status === 'valid').map((v) => v.i));
-      return (await collect<EntryRecord>(ws.candidateBatch(batchIndex))).filter((e) => valid.has(e.i));
+      const valid = new Set((await readAllJsonLines<ValidateRecord>(ws.batchFile('validate', batchIndex))).filter((v) => v.status === 'valid').map((v) => v.i));
+      return (await readAllJsonLines<EntryRecord>(ws.candidateBatch(batchIndex))).filter((e) => valid.has(e.i));
     },
     outputFile: ws.batchFile('metadata', batchIndex),
     work: async (entries) => (await readLines(entries, 'metadata')).map((r) => r.line),

@@ -2,7 +2,8 @@
 import { workspace } from '../workspace';
 import type { EntryRecord, ValidateRecord } from '../records';
 import type { BatchResult } from '../workflows/types';
-import { collect, runResumableBatch } from './batch-runner';
+import { readAllJsonLines } from '../io/jsonl';
+import { runResumableBatch } from './batch-runner';
 import { readLines } from './read-pool';
 
 export interface BatchInput {
@@ -14,7 +15,7 @@ export async function validateBatch({ outDir, batchIndex }: BatchInput): Promise
   const ws = workspace(outDir);
   return runResumableBatch<EntryRecord>({
     batchIndex,
-    items: () => collect<EntryRecord>(ws.candidateBatch(batchIndex)),
+    items: () => readAllJsonLines<EntryRecord>(ws.candidateBatch(batchIndex)),
     outputFile: ws.batchFile('validate', batchIndex),
     work: async (entries) => (await readLines(entries, 'validate')).map((r) => r.line),
     isInvalid: (record) => (record as ValidateRecord).status === 'invalid',

@@ -81,6 +81,13 @@ export async function* readJsonLines<T>(file: string): AsyncIterable<T> {
   }
 }
 
+/** All records of a small JSON-lines file (a batch, a test fixture) as an array. */
+export async function readAllJsonLines<T>(file: string): Promise<T[]> {
+  const out: T[] = [];
+  for await (const record of readJsonLines<T>(file)) out.push(record);
+  return out;
+}
+
 export interface Appender {
   /** Appends one record; the line is written to the file (not only buffered) when the promise resolves. */
   append(record: unknown): Promise<void>;

@@ -11,7 +11,7 @@ import { validateBatch } from '../../src/activities/validate';
 import { readMetadataBatch } from '../../src/activities/metadata';
 import { organize } from '../../src/activities/organize';
 import { workspace } from '../../src/workspace';
-import { writeJsonLines, readJsonLines } from '../../src/io/jsonl';
+import { readAllJsonLines, writeJsonLines } from '../../src/io/jsonl';
 import type { EntryRecord, OutcomeRecord, ValidateRecord, InstanceRecord } from '../../src/records';
 import { writeInstance } from '../helpers/instances';
 
@@ -20,12 +20,6 @@ beforeEach(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-batches-'));
 });
 afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-async function lines<T>(file: string): Promise<T[]> {
-  const out: T[] = [];
-  for await (const r of readJsonLines<T>(file)) out.push(r);
-  return out;
-}
 
 /** n entries in one candidate batch: valid instances, with every 5th file a text file. */
 async function candidates(outDir: string, n: number): Promise<EntryRecord[]> {
@@ -103,7 +97,7 @@ test('organize keeps the first copy in source order and reports duplicates and c
 
   const result = await new MockActivityEnvironment().run(organize, { outDir, batchCount: 1 });
   expect(result).toMatchObject({ placed: 2, duplicates: 1, conflicts: 1 });
-  const outcomes = await lines<OutcomeRecord>(ws.outcomes);
+  const outcomes = await readAllJsonLines<OutcomeRecord>(ws.outcomes);
   expect(outcomes.map((o) => [o.path, o.status, o.code])).toEqual([
     ['a.dcm', 'valid', 'OK'],
     ['__MACOSX/._a.dcm', 'skipped', 'SKIPPED_MACOS_METADATA'],
@@ -118,7 +112,7 @@ test('organize keeps the first copy in source order and reports duplicates and c
   const placed = path.join(outDir, 'organized', 'LIDC-IDRI-0001', '1.2.3', '1.2.3.4', '1.2.3.4.1.dcm');
   expect(fs.readFileSync(placed)).toEqual(fs.readFileSync(files[0]));
   expect(fs.statSync(placed).ino).toBe(fs.statSync(files[0]).ino); // hard-linked, not copied
-  const instances = await lines<InstanceRecord>(ws.instances);
+  const instances = await readAllJsonLines<InstanceRecord>(ws.instances);
   expect(instances.map((r) => r.source)).toEqual(['a.dcm', 'b.dcm']);
 
   // Idempotent: a retry after the summary was lost places nothing twice and writes the same outcomes.

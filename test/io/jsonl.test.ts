@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { openAppender, readJsonLines, writeJsonLines } from '../../src/io/jsonl';
+import { openAppender, readAllJsonLines, writeJsonLines } from '../../src/io/jsonl';
 
 let dir: string;
 beforeEach(() => {
@@ -9,17 +9,11 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function readAll<T>(file: string): Promise<T[]> {
-  const out: T[] = [];
-  for await (const r of readJsonLines<T>(file)) out.push(r);
-  return out;
-}
-
 test('writeJsonLines writes every record, creates folders, leaves no temp file', async () => {
   const file = path.join(dir, 'a', 'b', 'out.jsonl');
   const records = Array.from({ length: 20000 }, (_, i) => ({ i, s: 'é\n"x"'.repeat(i % 5) }));
   expect(await writeJsonLines(file, records)).toBe(20000);
-  expect(await readAll(file)).toEqual(records);
+  expect(await readAllJsonLines(file)).toEqual(records);
   expect(fs.readdirSync(path.dirname(file))).toEqual(['out.jsonl']);
 });
 
@@ -29,7 +23,7 @@ test('writeJsonLines takes an async iterable', async () => {
     for (let i = 0; i < 3; i++) yield { i };
   }
   expect(await writeJsonLines(file, gen())).toBe(3);
-  expect(await readAll(file)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+  expect(await readAllJsonLines(file)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
 });
 
 test('writeJsonLines is atomic: a failing source leaves the old file intact and no temp file', async () => {
@@ -40,14 +34,14 @@ test('writeJsonLines is atomic: a failing source leaves the old file intact and 
     throw new Error('source broke');
   }
   await expect(writeJsonLines(file, failing())).rejects.toThrow('source broke');
-  expect(await readAll(file)).toEqual([{ old: true }]);
+  expect(await readAllJsonLines(file)).toEqual([{ old: true }]);
   expect(fs.existsSync(file + '.tmp')).toBe(false);
 });
 
 test('readJsonLines names the file and line of a broken line', async () => {
   const file = path.join(dir, 'bad.jsonl');
   fs.writeFileSync(file, '{"a":1}\n\n{oops\n');
-  await expect(readAll(file)).rejects.toThrow(`${file}:3: not a JSON line`);
+  await expect(readAllJsonLines(file)).rejects.toThrow(`${file}:3: not a JSON line`);
 });
 
 test('appender: nothing at the final name before commit; resume truncates to the checkpoint', async () => {
@@ -70,7 +64,7 @@ test('appender: nothing at the final name before commit; resume truncates to the
   expect(second.count()).toBe(4);
   expect(second.bytesWritten()).toBe(fs.statSync(file + '.partial').size);
   await second.commit();
-  expect(await readAll(file)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }]);
+  expect(await readAllJsonLines(file)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }]);
   expect(fs.existsSync(file + '.partial')).toBe(false);
 });
 
@@ -82,7 +76,7 @@ test('appender without resumeBytes starts a fresh partial file', async () => {
   const second = await openAppender(file);
   await second.append({ fresh: true });
   await second.commit();
-  expect(await readAll(file)).toEqual([{ fresh: true }]);
+  expect(await readAllJsonLines(file)).toEqual([{ fresh: true }]);
 });
 
 test('appender refuses to resume past the end of the partial file', async () => {

@@ -2,7 +2,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as yazl from 'yazl';
-import { readJsonLines } from '../../src/io/jsonl';
 
 export interface FixtureEntry {
   /** A name ending in '/' adds a folder entry. */
@@ -69,8 +68,4 @@ export function listFiles(root: string): string[] {
   return out.sort();
 }
 
-export async function readAll<T>(file: string): Promise<T[]> {
-  const out: T[] = [];
-  for await (const r of readJsonLines<T>(file)) out.push(r);
-  return out;
-}
+export { readAllJsonLines as readAll } from '../../src/io/jsonl';
