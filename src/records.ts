@@ -89,3 +89,44 @@ export interface SeriesIssueRecord {
   code: string;
   message: string;
 }
+
+/**
+ * The header as JSON text every catalog accepts: a NUL inside a string is dropped (PostgreSQL text and jsonb
+ * cannot hold U+0000) and a lone UTF-16 surrogate becomes U+FFFD (jsonb refuses it). JSON.stringify writes exactly
+ * these as \u escapes (paired surrogates stay raw), so only escapes whose backslash is not itself escaped are touched.
+ * Made once, where the header is read; every later stage carries the text as it is.
+ */
+export function dicomJsonText(meta: unknown): string | null {
+  if (meta === undefined || meta === null) return null;
+  const json = JSON.stringify(meta);
+  if (!/\\u(0000|d[89a-f])/i.test(json)) return json;
+  return json.replace(/(?<!\\)((?:\\\\)*)\\u(0000|d[89a-f][0-9a-f]{2})/gi, (_m, slashes: string, code: string) =>
+    slashes + (code === '0000' ? '' : '\\ufffd'),
+  );
+}
+
+const META_KEY = ',"meta":';
+
+/**
+ * One JSON line of a record that carries a header (MetadataRecord, InstanceRecord), with `meta` last, so that
+ * stages needing only the small fields read them without parsing the header (see splitMetaLine).
+ */
+export function lineWithMeta(record: object, metaText: string): string {
+  return `${JSON.stringify(record).slice(0, -1)}${META_KEY}${metaText}}`;
+}
+
+/**
+ * The small fields of a line written by lineWithMeta, parsed, and its header as JSON text, not parsed. The first
+ * `,"meta":` of a line is the key (inside a JSON string every quote is escaped). Lines of another layout (an
+ * earlier version wrote `warnings` after `meta`) are parsed whole.
+ */
+export function splitMetaLine<T extends object>(line: string): { record: T; metaText: string | null } {
+  const at = line.indexOf(META_KEY);
+  if (at > 0 && line.endsWith('}}')) {
+    return { record: JSON.parse(line.slice(0, at) + '}') as T, metaText: line.slice(at + META_KEY.length, -1) };
+  }
+  const whole = JSON.parse(line) as T & { meta?: unknown };
+  const metaText = dicomJsonText(whole.meta);
+  delete whole.meta;
+  return { record: whole, metaText };
+}

@@ -4,7 +4,7 @@ import type { EntryRecord, ValidateRecord } from '../records';
 import type { BatchResult } from '../workflows/types';
 import { readAllJsonLines } from '../io/jsonl';
 import { runResumableBatch } from './batch-runner';
-import { readLines } from './read-pool';
+import { readHeaders } from '../dicom/read-pool';
 import type { BatchInput } from './validate';
 
 export async function readMetadataBatch({ outDir, batchIndex }: BatchInput): Promise<BatchResult> {
@@ -16,6 +16,6 @@ export async function readMetadataBatch({ outDir, batchIndex }: BatchInput): Pro
       return (await readAllJsonLines<EntryRecord>(ws.candidateBatch(batchIndex))).filter((e) => valid.has(e.i));
     },
     outputFile: ws.batchFile('metadata', batchIndex),
-    work: async (entries) => (await readLines(entries, 'metadata')).map((r) => r.line),
+    work: async (entries) => (await readHeaders(entries)).map((r) => r.metadata),
   });
 }

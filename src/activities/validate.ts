@@ -4,7 +4,7 @@ import type { EntryRecord, ValidateRecord } from '../records';
 import type { BatchResult } from '../workflows/types';
 import { readAllJsonLines } from '../io/jsonl';
 import { runResumableBatch } from './batch-runner';
-import { readLines } from './read-pool';
+import { readHeaders } from '../dicom/read-pool';
 
 export interface BatchInput {
   outDir: string;
@@ -17,7 +17,7 @@ export async function validateBatch({ outDir, batchIndex }: BatchInput): Promise
     batchIndex,
     items: () => readAllJsonLines<EntryRecord>(ws.candidateBatch(batchIndex)),
     outputFile: ws.batchFile('validate', batchIndex),
-    work: async (entries) => (await readLines(entries, 'validate')).map((r) => r.line),
+    work: async (entries) => (await readHeaders(entries)).map((r) => r.validate),
     isInvalid: (record) => (record as ValidateRecord).status === 'invalid',
   });
 }

@@ -9,8 +9,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { readLines } from '../activities/read-pool';
-import { readLine, type ReadLine } from '../activities/read-lines';
+import { readHeaders } from '../dicom/read-pool';
+import { headerLines, type HeaderLines } from '../dicom/header-lines';
 import { readDicomBytes, readDicomFile, readDicomFileSync, type DicomReadResult } from '../dicom/read';
 import { placeFile } from '../organize/place';
 import { organizedPath } from '../organize/tree';
@@ -233,16 +233,16 @@ async function main(): Promise<number> {
     const candidates = reads.map((file, i) => ({ i, source: path.basename(file), file, status: null }));
     // One untimed pass first: each thread JIT-compiles the reader on its own, as the main thread already has in
     // rows 1a-1c; a worker keeps its pool (and that warm code) for every batch of a run.
-    await readLines(candidates, 'metadata');
-    let poolLines: ReadLine[] = [];
-    let seqLines: ReadLine[] = [];
+    await readHeaders(candidates);
+    let poolLines: HeaderLines[] = [];
+    let seqLines: HeaderLines[] = [];
     const [pool, seq] = await bestOf(o.rounds, [
-      { label: 'pool', run: async () => (poolLines = await readLines(candidates, 'metadata')) },
-      { label: 'sequential', run: async () => (seqLines = candidates.map((e) => readLine(e, 'metadata'))) },
+      { label: 'pool', run: async () => (poolLines = await readHeaders(candidates)) },
+      { label: 'sequential', run: async () => (seqLines = candidates.map(headerLines)) },
     ]);
-    if (poolLines.some((l, k) => l.line !== seqLines[k].line)) throw new Error('read pool: the two ways disagree');
+    if (poolLines.some((l, k) => l.metadata !== seqLines[k].metadata)) throw new Error('read pool: the two ways disagree');
     rows.push({
-      what: '2 both cores', design: `readLines: ${cores}-thread pool`, naive: 'the same in one thread, one by one',
+      what: '2 both cores', design: `readHeaders: ${cores}-thread pool`, naive: 'the same in one thread, one by one',
       designMs: pool.ms, naiveMs: seq.ms, items: reads.length, unit: 'files/s', cpuMs: { design: pool.cpuMs, naive: seq.cpuMs },
       note: 'warm cache and warm code (one untimed pass in the pool threads first); read + parse + DICOM JSON + output line per file; CPU counts all threads',
     });

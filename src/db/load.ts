@@ -8,7 +8,7 @@
  * first clears that run's rows, so findings that disappeared do not linger.
  */
 import type { Knex } from 'knex';
-import type { InstanceRecord, OutcomeRecord, SeriesIssueRecord } from '../records';
+import { dicomJsonText, type InstanceRecord, type OutcomeRecord, type SeriesIssueRecord } from '../records';
 import { readJsonLines } from '../io/jsonl';
 import { workspace } from '../workspace';
 import { isPostgres } from './catalog';
@@ -71,20 +71,6 @@ function int32(value: number | null | undefined): number | null {
   return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) <= 2147483647 ? value : null;
 }
 
-/**
- * The meta JSON text, made acceptable to PostgreSQL jsonb: a NUL inside a string is dropped and a lone
- * UTF-16 surrogate becomes U+FFFD. JSON.stringify writes exactly these as \u escapes (paired surrogates
- * stay raw), so only escapes whose backslash is not itself escaped are touched.
- */
-export function metaJson(meta: unknown): string | null {
-  if (meta === undefined || meta === null) return null;
-  const json = JSON.stringify(meta);
-  if (!/\\u(0000|d[89a-f])/i.test(json)) return json;
-  return json.replace(/(?<!\\)((?:\\\\)*)\\u(0000|d[89a-f][0-9a-f]{2})/gi, (_m, slashes: string, code: string) =>
-    slashes + (code === '0000' ? '' : '\\ufffd'),
-  );
-}
-
 export function instanceRow(r: InstanceRecord, runId: string): Row {
   const f = r.fields;
   return {
@@ -106,7 +92,7 @@ export function instanceRow(r: InstanceRecord, runId: string): Row {
     source_path: text(r.source),
     file_size: real(f.fileSize) ?? 0,
     run_id: runId,
-    meta: metaJson(r.meta),
+    meta: dicomJsonText(r.meta),
   };
 }
 

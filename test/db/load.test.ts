@@ -2,7 +2,8 @@
 import * as path from 'path';
 import type { Knex } from 'knex';
 import { catalogTarget, describeDb, openCatalog } from '../../src/db/catalog';
-import { loadCatalog, metaJson, rowsPerStatement, type LoadCursor } from '../../src/db/load';
+import { loadCatalog, rowsPerStatement, type LoadCursor } from '../../src/db/load';
+import { dicomJsonText as metaJson } from '../../src/records';
 import { DICOM_METADATA_COLUMNS, migrationSource } from '../../src/db/migrations';
 import { instance, outcome, SERIES_CR, SERIES_CT, smallRun, STUDY, writeRun, catalogFactory } from './fixtures';
 

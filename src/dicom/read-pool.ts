@@ -1,6 +1,6 @@
 /**
  * Reads DICOM headers on all cores: a small pool of worker threads, each reading a slice of the candidate files
- * and returning their finished output lines (read-lines.ts). The activity's own thread only schedules, writes
+ * and returning their finished output lines (header-lines.ts). The activity's own thread only schedules, writes
  * text and heartbeats, so I/O, parsing and serializing overlap. Files go to a thread a slice at a time (one
  * message each way), not one by one. Without the compiled worker script (running from TypeScript sources),
  * reads happen in-process.
@@ -10,21 +10,17 @@ import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { EntryRecord } from '../records';
-import { readLine, type ReadLine, type ReadStage } from './read-lines';
+import { headerLines, type HeaderLines } from './header-lines';
 
-export interface ReadJob {
+interface Pending {
   entries: EntryRecord[];
-  stage: ReadStage;
-}
-
-interface Pending extends ReadJob {
-  resolve: (r: ReadLine[]) => void;
+  resolve: (r: HeaderLines[]) => void;
   reject: (e: Error) => void;
 }
 
 function workerScript(): string | undefined {
   const beside = path.join(__dirname, 'read-worker.js');
-  const compiled = path.resolve(__dirname, '../../dist/activities/read-worker.js');
+  const compiled = path.resolve(__dirname, '../../dist/dicom/read-worker.js');
   return [beside, compiled].find((p) => fs.existsSync(p));
 }
 
@@ -37,7 +33,7 @@ class ReadPool {
   constructor(script: string, threads: number) {
     for (let n = 0; n < threads; n++) {
       const worker = new Worker(script);
-      worker.on('message', (results: ReadLine[]) => this.finish(worker, (job) => job.resolve(results)));
+      worker.on('message', (results: HeaderLines[]) => this.finish(worker, (job) => job.resolve(results)));
       // A thread that dies is not reused: its job fails (the batch retries) and the others go on.
       worker.on('error', (err) => this.finish(worker, (job) => job.reject(err), false));
       worker.unref(); // an idle thread never keeps the process alive (after the listeners, which ref it)
@@ -46,9 +42,9 @@ class ReadPool {
     }
   }
 
-  run(job: ReadJob): Promise<ReadLine[]> {
+  run(entries: EntryRecord[]): Promise<HeaderLines[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ ...job, resolve, reject });
+      this.queue.push({ entries, resolve, reject });
       this.dispatch();
     });
   }
@@ -69,23 +65,23 @@ class ReadPool {
       const job = this.queue.shift()!;
       this.running.set(worker, job);
       worker.ref(); // a thread with work keeps the process alive until it answers
-      worker.postMessage({ entries: job.entries, stage: job.stage } satisfies ReadJob);
+      worker.postMessage(job.entries);
     }
   }
 }
 
 let pool: ReadPool | null | undefined;
 
-/** Reads the candidates' headers for a stage, in parallel on all cores; output lines in the same order. */
-export async function readLines(entries: EntryRecord[], stage: ReadStage): Promise<ReadLine[]> {
+/** Reads the candidates' headers in parallel on all cores: their output lines, in the same order. */
+export async function readHeaders(entries: EntryRecord[]): Promise<HeaderLines[]> {
   if (pool === undefined) {
     const script = workerScript();
     const threads = Number(process.env.DICOMFLOW_READ_THREADS) || os.availableParallelism();
     pool = script && threads > 1 ? new ReadPool(script, threads) : null;
   }
-  if (!pool || pool.size === 0) return entries.map((entry) => readLine(entry, stage));
+  if (!pool || pool.size === 0) return entries.map(headerLines);
   const slice = Math.ceil(entries.length / pool.size);
-  const jobs: Promise<ReadLine[]>[] = [];
-  for (let at = 0; at < entries.length; at += slice) jobs.push(pool.run({ entries: entries.slice(at, at + slice), stage }));
+  const jobs: Promise<HeaderLines[]>[] = [];
+  for (let at = 0; at < entries.length; at += slice) jobs.push(pool.run(entries.slice(at, at + slice)));
   return (await Promise.all(jobs)).flat();
 }
