@@ -4,6 +4,7 @@
  * never sees half a file.
  */
 import type { DicomJson } from './dicom/types';
+import { readLineBatches } from './io/jsonl';
 
 /** Final status of one entry of the source, as in validation.csv. */
 export type EntryStatus = 'valid' | 'invalid' | 'duplicate' | 'conflict' | 'skipped' | 'refused';
@@ -18,6 +19,8 @@ export interface EntryRecord {
   file: string | null;
   /** Set when extract already decided: the entry is not a candidate for validation. */
   status: null | 'skipped' | 'refused';
+  /** Bytes of a candidate's file. */
+  size?: number;
   code?: string;
   message?: string;
 }
@@ -90,21 +93,6 @@ export interface SeriesIssueRecord {
   message: string;
 }
 
-/**
- * The header as JSON text every catalog accepts: a NUL inside a string is dropped (PostgreSQL text and jsonb
- * cannot hold U+0000) and a lone UTF-16 surrogate becomes U+FFFD (jsonb refuses it). JSON.stringify writes exactly
- * these as \u escapes (paired surrogates stay raw), so only escapes whose backslash is not itself escaped are touched.
- * Made once, where the header is read; every later stage carries the text as it is.
- */
-export function dicomJsonText(meta: unknown): string | null {
-  if (meta === undefined || meta === null) return null;
-  const json = JSON.stringify(meta);
-  if (!/\\u(0000|d[89a-f])/i.test(json)) return json;
-  return json.replace(/(?<!\\)((?:\\\\)*)\\u(0000|d[89a-f][0-9a-f]{2})/gi, (_m, slashes: string, code: string) =>
-    slashes + (code === '0000' ? '' : '\\ufffd'),
-  );
-}
-
 const META_KEY = ',"meta":';
 
 /**
@@ -117,16 +105,23 @@ export function lineWithMeta(record: object, metaText: string): string {
 
 /**
  * The small fields of a line written by lineWithMeta, parsed, and its header as JSON text, not parsed. The first
- * `,"meta":` of a line is the key (inside a JSON string every quote is escaped). Lines of another layout (an
- * earlier version wrote `warnings` after `meta`) are parsed whole.
+ * `,"meta":` of a line is the key (inside a JSON string every quote is escaped); it is the last key when the line
+ * ends the header's object and the fields before it hold `fields`. Lines of another layout (an earlier version
+ * wrote `warnings` after `meta`; hand-made files put keys in any order) are parsed whole.
  */
 export function splitMetaLine<T extends object>(line: string): { record: T; metaText: string | null } {
   const at = line.indexOf(META_KEY);
   if (at > 0 && line.endsWith('}}')) {
-    return { record: JSON.parse(line.slice(0, at) + '}') as T, metaText: line.slice(at + META_KEY.length, -1) };
+    const record = JSON.parse(line.slice(0, at) + '}') as T;
+    if ('fields' in record) return { record, metaText: line.slice(at + META_KEY.length, -1) };
   }
   const whole = JSON.parse(line) as T & { meta?: unknown };
-  const metaText = dicomJsonText(whole.meta);
+  const metaText = whole.meta === undefined ? null : JSON.stringify(whole.meta);
   delete whole.meta;
   return { record: whole, metaText };
+}
+
+/** The records of a file of lines written by lineWithMeta, small fields parsed, each header left as JSON text. */
+export async function* readRecordsWithMeta<T extends object>(file: string): AsyncGenerator<{ record: T; metaText: string | null }> {
+  for await (const lines of readLineBatches(file)) for (const line of lines) yield splitMetaLine<T>(line);
 }

@@ -2,7 +2,7 @@
 export { download } from './download';
 export { extract } from './extract';
 export { validateBatch } from './validate';
-export { readMetadataBatch } from './metadata';
+export { collectMetadata, readMetadataBatch } from './metadata';
 export { organize } from './organize';
 export { loadDatabase } from './load-database';
 export { writeReport } from './report';

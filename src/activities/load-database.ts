@@ -1,13 +1,14 @@
 /**
  * load database: the run's instances, outcomes and series issues into the SQL catalog.
- * A thin wrapper over src/db/load.ts: heartbeats the cursor after each committed batch and resumes
- * from it on a retry (upserts make rows re-sent after the last heartbeat harmless).
+ * A thin wrapper over src/db/load.ts: heartbeats the cursor after each commit (and between commits, to show it
+ * is alive) and resumes from it on a retry (upserts make rows re-sent after the last heartbeat harmless).
  */
 import * as fs from 'fs';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import { catalogTarget, describeDb, openCatalog } from '../db/catalog';
 import { loadCatalog, type LoadCursor } from '../db/load';
 import { workspace } from '../workspace';
+import { heartbeat } from './heartbeat';
 
 export interface LoadInput {
   outDir: string;
@@ -24,7 +25,7 @@ export interface LoadResult {
 }
 
 export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
-  const ctx = Context.current();
+  const hb = heartbeat<LoadCursor>();
   const ws = workspace(input.outDir);
   // Missing stage outputs will not appear by retrying: say so once.
   const missing = [ws.instances, ws.outcomes, ws.seriesIssues].filter((f) => !fs.existsSync(f));
@@ -32,7 +33,8 @@ export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
     throw ApplicationFailure.nonRetryable(`load database: organize output missing: ${missing.join(', ')}`, 'MissingStageOutput');
   }
 
-  const cursor = ctx.info.heartbeatDetails as Partial<LoadCursor> | undefined;
+  /** The cursor this attempt committed last (liveness heartbeats between commits repeat it). */
+  let committed: LoadCursor | undefined;
   const db = await openCatalog({ outDir: input.outDir, dbUrl: input.dbUrl }).catch((err) => {
     throw asFailure(err, input, 'open');
   });
@@ -41,11 +43,15 @@ export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
       outDir: input.outDir,
       runId: input.runId,
       source: input.source,
-      cursor,
+      cursor: hb.resumed,
       onProgress: (done) => {
-        ctx.heartbeat(done);
-        // A cancelled workflow stops the load between batches (everything so far is committed).
-        ctx.cancellationSignal.throwIfAborted();
+        committed = done;
+        hb.beat(done, true);
+        // A cancelled workflow stops the load between commits (everything so far is committed).
+        hb.throwIfCancelled();
+      },
+      onStatement: () => {
+        if (committed) hb.beat(committed);
       },
     });
   } catch (err) {

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { heartbeat } from '@temporalio/activity';
 import { workspace } from '../workspace';
-import type { InstanceRecord, OutcomeRecord, SeriesIssueRecord } from '../records';
+import { readRecordsWithMeta, type InstanceRecord, type OutcomeRecord, type SeriesIssueRecord } from '../records';
 import { logEvent } from '../log';
 import { readJsonLines } from '../io/jsonl';
 import { CsvFileWriter, type CsvCell } from '../report/csv';
@@ -81,7 +81,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
 
   const metadata = new CsvFileWriter(file(REPORT_FILES.metadataCsv), METADATA_COLUMNS);
   try {
-    for await (const r of readOptionalRecords<InstanceRecord>(input.outDir, ws.instances)) {
+    for await (const r of readOptionalRecords(input.outDir, ws.instances, instanceHeads)) {
       stats.addInstance(r);
       metadata.write(metadataRow(r, input.runId));
       beat(stats.instances, 'instances');
@@ -154,7 +154,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
 }
 
 /** One metadata.csv row in METADATA_COLUMNS order. */
-function metadataRow(r: InstanceRecord, runId: string): CsvCell[] {
+function metadataRow(r: Omit<InstanceRecord, 'meta'>, runId: string): CsvCell[] {
   const f = r.fields;
   return [
     f.sopInstanceUid, f.patientId, f.studyInstanceUid, f.seriesInstanceUid, num(f.sliceThickness),
@@ -168,13 +168,18 @@ function num(v: number | null | undefined): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
+/** The instances organize wrote, without parsing their headers (the report needs none). */
+async function* instanceHeads(file: string): AsyncIterable<Omit<InstanceRecord, 'meta'>> {
+  for await (const { record } of readRecordsWithMeta<Omit<InstanceRecord, 'meta'>>(file)) yield record;
+}
+
 /** Stage files written by organize; one that is absent (nothing to report) reads as empty, with a warning. */
-async function* readOptionalRecords<T>(outDir: string, file: string): AsyncIterable<T> {
+async function* readOptionalRecords<T>(outDir: string, file: string, read: (file: string) => AsyncIterable<T> = readJsonLines): AsyncIterable<T> {
   if (!fs.existsSync(file)) {
     logEvent(outDir, 'warn', STAGE, 'stage file missing, treated as empty', { file });
     return;
   }
-  yield* readJsonLines<T>(file);
+  yield* read(file);
 }
 
 function writeFileAtomic(file: string, data: string | Buffer): void {

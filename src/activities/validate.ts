@@ -1,10 +1,14 @@
-/** Stage "validate": is each candidate a readable DICOM instance with its three UIDs? One batch per call. */
+/**
+ * Stage "validate": the header pass over one batch. Every candidate is read and parsed once: its status and code
+ * (validate/batch-N.jsonl) and, when valid, its catalog fields and whole header (metadata/batch-N.jsonl), which the
+ * metadata stage takes over without reading the file again. Resumes from its heartbeated cursor.
+ */
 import { workspace } from '../workspace';
-import type { EntryRecord, ValidateRecord } from '../records';
+import type { EntryRecord } from '../records';
 import type { BatchResult } from '../workflows/types';
 import { readAllJsonLines } from '../io/jsonl';
-import { runResumableBatch } from './batch-runner';
-import { readHeaders } from '../dicom/read-pool';
+import { readHeaderBatch, type HeaderBatchCursor } from '../dicom/header-batch';
+import { heartbeat } from './heartbeat';
 
 export interface BatchInput {
   outDir: string;
@@ -13,11 +17,16 @@ export interface BatchInput {
 
 export async function validateBatch({ outDir, batchIndex }: BatchInput): Promise<BatchResult> {
   const ws = workspace(outDir);
-  return runResumableBatch<EntryRecord>({
-    batchIndex,
-    items: () => readAllJsonLines<EntryRecord>(ws.candidateBatch(batchIndex)),
-    outputFile: ws.batchFile('validate', batchIndex),
-    work: async (entries) => (await readHeaders(entries)).map((r) => r.validate),
-    isInvalid: (record) => (record as ValidateRecord).status === 'invalid',
+  const hb = heartbeat<HeaderBatchCursor>();
+  let last: HeaderBatchCursor | undefined;
+  const counts = await readHeaderBatch({
+    entries: () => readAllJsonLines<EntryRecord>(ws.candidateBatch(batchIndex)),
+    validateFile: ws.batchFile('validate', batchIndex),
+    metadataFile: ws.batchFile('metadata', batchIndex),
+    resume: hb.resumed,
+    onProgress: (cursor) => hb.beat((last = cursor)),
+    signal: hb.signal,
   });
+  if (last) hb.beat(last, true);
+  return { batchIndex, ...counts };
 }

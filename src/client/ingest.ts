@@ -81,7 +81,7 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
         runId: opts.rerun ? `${workflowId}-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}` : workflowId,
         dbUrl: opts.dbUrl,
         sha256: opts.sha256,
-        batchSize: opts.batchSize ?? 250,
+        batchSize: opts.batchSize,
         concurrency: opts.concurrency ?? Math.max(2, os.availableParallelism() * 2),
         maxUncompressedBytes: opts.maxUncompressedBytes,
       };

@@ -2,16 +2,21 @@
  * Loading the stage outputs under DIR/work into the catalog. Knows no Temporal: the load-database
  * activity wraps it, heartbeating the cursor this reports and passing it back on a retry.
  *
- * Idempotent by construction: every insert is an upsert on the table's key, so rows re-sent after a
- * resume (the cursor may lag the last commit) or a whole re-run never duplicate. For validation_results
- * and series_issues the files are the whole truth for the run: a load that starts a file from the top
- * first clears that run's rows, so findings that disappeared do not linger.
+ * Bulk by design: multi-row statements (a few hundred rows each, prebuilt SQL with bound values), many of them in
+ * one transaction (up to ROWS_PER_COMMIT rows or BYTES_PER_COMMIT of text), the header passed through as the JSON
+ * text organize wrote, never parsed. The cursor counts committed records, so a retry goes on after the last commit.
+ *
+ * Idempotent by construction: every insert is an upsert on the table's key, so rows re-sent after a resume or a
+ * whole re-run never duplicate. For validation_results and series_issues the files are the whole truth for the run:
+ * a load that starts a file from the top first clears that run's rows (in the same transaction), so findings that
+ * disappeared do not linger.
  */
 import type { Knex } from 'knex';
-import { dicomJsonText, type InstanceRecord, type OutcomeRecord, type SeriesIssueRecord } from '../records';
-import { readJsonLines } from '../io/jsonl';
+import { splitMetaLine, type InstanceRecord, type OutcomeRecord, type SeriesIssueRecord } from '../records';
+import { readLineBatches } from '../io/jsonl';
 import { workspace } from '../workspace';
 import { isPostgres } from './catalog';
+import { DICOM_METADATA_COLUMNS } from './migrations';
 
 /** Records already committed, per input file (records, not lines: blank lines are not counted). */
 export interface LoadCursor {
@@ -33,22 +38,29 @@ export interface LoadOptions {
   source?: string;
   /** Resume point from an earlier attempt. */
   cursor?: Partial<LoadCursor>;
-  /** Called after each committed batch with the records done so far. */
+  /** Called after each commit with the records committed so far. */
   onProgress?: (cursor: LoadCursor) => void | Promise<void>;
+  /** Called after every statement (liveness between commits). */
+  onStatement?: () => void;
   /** Rows per statement (capped by the dialect's limits). */
   batchSize?: number;
+  /** Rows per transaction (default ROWS_PER_COMMIT). */
+  rowsPerCommit?: number;
 }
 
-type Row = Record<string, unknown>;
+type Value = string | number | null;
 
 const DEFAULT_BATCH_ROWS = 500;
-// SQLite builds a multi-row insert as SELECT ... UNION ALL SELECT ..., and a compound select
-// may have at most 500 terms (SQLITE_MAX_COMPOUND_SELECT).
+// Kept from knex's multi-row insert form (SELECT ... UNION ALL, at most 500 terms); plain VALUES rows are not
+// bound by it, but a few hundred rows per statement is already where the per-statement cost stops mattering.
 const SQLITE_MAX_ROWS = 500;
 // Bind parameters per statement: PostgreSQL's protocol allows 65535; SQLite >= 3.32 allows 32766.
 const MAX_PARAMS = { sqlite: 32766, postgres: 65535 };
 // Keep one statement's payload modest even when headers are large (meta JSON dominates).
-const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+const MAX_STATEMENT_BYTES = 8 * 1024 * 1024;
+/** One transaction holds up to this many rows or bytes of text: big enough to be bulk, small enough to resume. */
+export const ROWS_PER_COMMIT = 20_000;
+const BYTES_PER_COMMIT = 128 * 1024 * 1024;
 
 /** Rows that fit one multi-row insert of `columns` columns on this dialect. */
 export function rowsPerStatement(columns: number, dialect: 'sqlite' | 'postgres', wanted = DEFAULT_BATCH_ROWS): number {
@@ -71,180 +83,197 @@ function int32(value: number | null | undefined): number | null {
   return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) <= 2147483647 ? value : null;
 }
 
-export function instanceRow(r: InstanceRecord, runId: string): Row {
+/**
+ * Header JSON text made acceptable to PostgreSQL jsonb: a NUL inside a string is dropped and a lone UTF-16
+ * surrogate becomes U+FFFD. JSON.stringify writes exactly these as \u escapes (paired surrogates stay raw), so only
+ * escapes whose backslash is not itself escaped are touched. One regex test when there is nothing to change.
+ */
+export function catalogJson(json: string): string {
+  if (!/\\u(0000|d[89a-f])/i.test(json)) return json;
+  return json.replace(/(?<!\\)((?:\\\\)*)\\u(0000|d[89a-f][0-9a-f]{2})/gi, (_m, slashes: string, code: string) =>
+    slashes + (code === '0000' ? '' : '\\ufffd'),
+  );
+}
+
+/** A header object as catalog JSON text. */
+export function metaJson(meta: unknown): string | null {
+  return meta === undefined || meta === null ? null : catalogJson(JSON.stringify(meta));
+}
+
+/** A dicom_metadata row, in DICOM_METADATA_COLUMNS order, from an instances.jsonl line. */
+function instanceValues(line: string, runId: string): Value[] {
+  const { record: r, metaText } = splitMetaLine<Omit<InstanceRecord, 'meta'>>(line);
   const f = r.fields;
-  return {
-    sop_instance_uid: text(f.sopInstanceUid),
-    patient_id: text(f.patientId),
-    study_instance_uid: text(f.studyInstanceUid),
-    series_instance_uid: text(f.seriesInstanceUid),
-    slice_thickness: real(f.sliceThickness),
-    pixel_spacing_row: real(f.pixelSpacingRow),
-    pixel_spacing_col: real(f.pixelSpacingCol),
-    study_date: text(f.studyDate),
-    acquisition_date: text(f.acquisitionDate),
-    instance_number: int32(f.instanceNumber),
-    modality: text(f.modality),
-    rows: int32(f.rows),
-    columns: int32(f.columns),
-    transfer_syntax_uid: text(f.transferSyntaxUid),
-    file_path: text(r.organizedPath),
-    source_path: text(r.source),
-    file_size: real(f.fileSize) ?? 0,
-    run_id: runId,
-    meta: dicomJsonText(r.meta),
-  };
+  return [
+    text(f.sopInstanceUid),
+    text(f.patientId),
+    text(f.studyInstanceUid),
+    text(f.seriesInstanceUid),
+    real(f.sliceThickness),
+    real(f.pixelSpacingRow),
+    real(f.pixelSpacingCol),
+    text(f.studyDate),
+    text(f.acquisitionDate),
+    int32(f.instanceNumber),
+    text(f.modality),
+    int32(f.rows),
+    int32(f.columns),
+    text(f.transferSyntaxUid),
+    text(r.organizedPath),
+    text(r.source),
+    real(f.fileSize) ?? 0,
+    runId,
+    metaText === null ? null : catalogJson(metaText),
+  ];
 }
 
-export function outcomeRow(r: OutcomeRecord, runId: string): Row {
-  return {
-    run_id: runId,
-    path: text(r.path),
-    status: r.status,
-    code: text(r.code) ?? '',
-    message: text(r.message) ?? '',
-    entry_index: int32(r.i),
-  };
+function outcomeValues(line: string, runId: string): Value[] {
+  const r = JSON.parse(line) as OutcomeRecord;
+  return [runId, text(r.path), r.status, text(r.code) ?? '', text(r.message) ?? '', int32(r.i)];
 }
 
-export function seriesIssueRow(r: SeriesIssueRecord, runId: string): Row {
-  return {
-    series_instance_uid: text(r.seriesInstanceUid),
-    code: text(r.code),
-    message: text(r.message),
-    run_id: runId,
-  };
+function seriesIssueValues(line: string, runId: string): Value[] {
+  const r = JSON.parse(line) as SeriesIssueRecord;
+  return [text(r.seriesInstanceUid), text(r.code), text(r.message), runId];
 }
 
-interface TableSpec<T> {
+interface TableSpec {
   file: string;
   cursorKey: keyof LoadCursor;
   table: string;
+  columns: readonly string[];
   key: string[];
   /** merge: a re-run updates the row; ignore: an identical row is already there. */
   onConflict: 'merge' | 'ignore';
   /** Delete this run's rows before loading the file from its first record. */
   clearRunFirst: boolean;
-  /** Every record has its own key (no repeats in the file): batches may be written concurrently. */
-  uniqueKeys: boolean;
-  toRow(record: T, runId: string): Row;
+  values(line: string, runId: string): Value[];
+}
+
+/** INSERT ... VALUES (?, ...), ... ON CONFLICT: the same text on SQLite and PostgreSQL (knex numbers the ?s). */
+function insertSql(spec: TableSpec, rows: number): string {
+  const q = (name: string) => `"${name}"`;
+  const tuple = `(${spec.columns.map(() => '?').join(', ')})`;
+  const action =
+    spec.onConflict === 'merge'
+      ? `DO UPDATE SET ${spec.columns.filter((c) => !spec.key.includes(c)).map((c) => `${q(c)} = excluded.${q(c)}`).join(', ')}`
+      : 'DO NOTHING';
+  return `INSERT INTO ${q(spec.table)} (${spec.columns.map(q).join(', ')}) VALUES ${Array(rows).fill(tuple).join(', ')} ON CONFLICT (${spec.key.map(q).join(', ')}) ${action}`;
 }
 
 /** Last row wins for a repeated key inside one statement (PostgreSQL refuses to upsert a row twice). */
-function dedupeByKey(rows: Row[], key: string[]): Row[] {
-  const byKey = new Map<string, Row>();
+function dedupeByKey(rows: Value[][], keyAt: number[]): Value[][] {
+  const byKey = new Map<string, Value[]>();
   for (const row of rows) {
-    const k = JSON.stringify(key.map((c) => row[c]));
+    const k = JSON.stringify(keyAt.map((c) => row[c]));
     byKey.delete(k);
     byKey.set(k, row);
   }
   return byKey.size === rows.length ? rows : [...byKey.values()];
 }
 
-async function writeBatch(db: Knex, spec: TableSpec<unknown>, rows: Row[]): Promise<void> {
-  const unique = dedupeByKey(rows, spec.key);
-  await db.transaction(async (trx) => {
-    const insert = trx(spec.table).insert(unique).onConflict(spec.key);
-    await (spec.onConflict === 'merge' ? insert.merge() : insert.ignore());
-  });
-}
-
-async function loadFile<T>(
-  db: Knex,
-  spec: TableSpec<T>,
-  runId: string,
-  cursor: LoadCursor,
-  batchRows: number,
-  onProgress?: LoadOptions['onProgress'],
-): Promise<void> {
+async function loadFile(db: Knex, spec: TableSpec, runId: string, cursor: LoadCursor, opts: LoadOptions): Promise<void> {
   const skip = cursor[spec.cursorKey];
-  if (skip === 0 && spec.clearRunFirst) await db(spec.table).where({ run_id: runId }).delete();
-
   const dialect = isPostgres(db) ? 'postgres' : 'sqlite';
-  // PostgreSQL parses the next batch's JSON while we read the one after: two batches in flight, on two
-  // connections. Only where keys are unique by construction, so no two batches race for one row.
-  const maxInFlight = dialect === 'postgres' && spec.uniqueKeys ? 2 : 1;
-  const inFlight: Promise<number>[] = []; // each resolves to the record count through its batch, in file order
-  const settleOldest = async () => {
-    cursor[spec.cursorKey] = await inFlight.shift()!;
-    await onProgress?.({ ...cursor });
-  };
+  const perStatement = rowsPerStatement(spec.columns.length, dialect, opts.batchSize ?? DEFAULT_BATCH_ROWS);
+  const perCommit = opts.rowsPerCommit ?? ROWS_PER_COMMIT;
+  const keyAt = spec.key.map((k) => spec.columns.indexOf(k));
+  const sqlFor = new Map<number, string>();
 
+  let trx: Knex.Transaction | null = null;
   let seen = 0;
-  let batch: Row[] = [];
-  let batchBytes = 0;
-  const flush = async () => {
-    if (batch.length === 0) return;
-    const through = seen;
-    const written = writeBatch(db, spec as TableSpec<unknown>, batch).then(() => through);
-    written.catch(() => undefined); // awaited in order below; a later batch failing first is not "unhandled"
-    inFlight.push(written);
-    batch = [];
-    batchBytes = 0;
-    while (inFlight.length >= maxInFlight) await settleOldest();
+  let rows: Value[][] = [];
+  let rowBytes = 0;
+  let inTransaction = { rows: 0, bytes: 0 };
+  const begin = async () => {
+    trx = await db.transaction();
+    if (seen === 0 && skip === 0 && spec.clearRunFirst) await trx(spec.table).where({ run_id: runId }).delete();
+  };
+  const statement = async () => {
+    if (rows.length === 0) return;
+    if (!trx) await begin();
+    const unique = dedupeByKey(rows, keyAt);
+    let sql = sqlFor.get(unique.length);
+    if (!sql) sqlFor.set(unique.length, (sql = insertSql(spec, unique.length)));
+    await trx!.raw(sql, unique.flat());
+    inTransaction.rows += rows.length;
+    inTransaction.bytes += rowBytes;
+    rows = [];
+    rowBytes = 0;
+    opts.onStatement?.();
+  };
+  const commit = async () => {
+    await statement();
+    if (trx) await trx.commit();
+    trx = null;
+    inTransaction = { rows: 0, bytes: 0 };
+    if (seen > cursor[spec.cursorKey]) {
+      cursor[spec.cursorKey] = seen;
+      await opts.onProgress?.({ ...cursor });
+    }
   };
 
   try {
-    for await (const record of readJsonLines<T>(spec.file)) {
-      seen++;
-      if (seen <= skip) continue;
-      const row = spec.toRow(record, runId);
-      if (batch.length === 0) {
-        // the first row tells the column count for the parameter limit
-        batchRows = rowsPerStatement(Object.keys(row).length, dialect, batchRows);
+    if (skip === 0 && spec.clearRunFirst) await begin(); // clear even when the file is empty
+    for await (const lines of readLineBatches(spec.file)) {
+      for (const line of lines) {
+        seen++;
+        if (seen <= skip) continue;
+        const values = spec.values(line, runId);
+        rows.push(values);
+        rowBytes += line.length;
+        if (rows.length >= perStatement || rowBytes >= MAX_STATEMENT_BYTES) {
+          await statement();
+          if (inTransaction.rows >= perCommit || inTransaction.bytes >= BYTES_PER_COMMIT) await commit();
+        }
       }
-      batch.push(row);
-      batchBytes += typeof row.meta === 'string' ? row.meta.length : 256;
-      if (batch.length >= batchRows || batchBytes >= MAX_BATCH_BYTES) await flush();
     }
-    await flush();
-    while (inFlight.length > 0) await settleOldest();
-  } finally {
-    // On an error, let the other batch finish before the caller closes the connections.
-    await Promise.allSettled(inFlight);
+    await commit();
+  } catch (err) {
+    await (trx as Knex.Transaction | null)?.rollback().catch(() => undefined);
+    throw err;
   }
-  cursor[spec.cursorKey] = seen;
+  cursor[spec.cursorKey] = Math.max(seen, cursor[spec.cursorKey]);
 }
 
 /** Load instances, outcomes and series issues of the run under outDir into the catalog `db`. */
 export async function loadCatalog(db: Knex, opts: LoadOptions): Promise<LoadCounts> {
   const ws = workspace(opts.outDir);
   const cursor: LoadCursor = { instances: 0, outcomes: 0, seriesIssues: 0, ...opts.cursor };
-  const batchRows = opts.batchSize ?? DEFAULT_BATCH_ROWS;
 
-  const specs: TableSpec<never>[] = [
+  const specs: TableSpec[] = [
     {
       file: ws.instances,
       cursorKey: 'instances',
       table: 'dicom_metadata',
+      columns: DICOM_METADATA_COLUMNS,
       key: ['sop_instance_uid'],
       onConflict: 'merge',
       clearRunFirst: false, // the catalog accumulates instances across runs
-      uniqueKeys: true, // organize writes each SOP instance once
-      toRow: instanceRow as (r: never, runId: string) => Row,
+      values: instanceValues,
     },
     {
       file: ws.outcomes,
       cursorKey: 'outcomes',
       table: 'validation_results',
+      columns: ['run_id', 'path', 'status', 'code', 'message', 'entry_index'],
       key: ['run_id', 'path'],
       onConflict: 'merge',
       clearRunFirst: true,
-      uniqueKeys: false, // a zip may list one path twice
-      toRow: outcomeRow as (r: never, runId: string) => Row,
+      values: outcomeValues,
     },
     {
       file: ws.seriesIssues,
       cursorKey: 'seriesIssues',
       table: 'series_issues',
+      columns: ['series_instance_uid', 'code', 'message', 'run_id'],
       key: ['series_instance_uid', 'code', 'message', 'run_id'],
       onConflict: 'ignore',
       clearRunFirst: true,
-      uniqueKeys: false,
-      toRow: seriesIssueRow as (r: never, runId: string) => Row,
+      values: seriesIssueValues,
     },
   ];
-  for (const spec of specs) await loadFile(db, spec, opts.runId, cursor, batchRows, opts.onProgress);
+  for (const spec of specs) await loadFile(db, spec, opts.runId, cursor, opts);
 
   const counts: LoadCounts = {
     instances: cursor.instances,

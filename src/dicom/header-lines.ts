@@ -5,7 +5,7 @@
  * metadata stage takes over as it is: no file is opened or parsed twice.
  */
 import { readDicomFileSync } from './read';
-import { dicomJsonText, lineWithMeta, type EntryRecord, type MetadataRecord, type ValidateRecord } from '../records';
+import { lineWithMeta, type EntryRecord, type MetadataRecord, type ValidateRecord } from '../records';
 
 export interface HeaderLines {
   /** The ValidateRecord as JSON (no newline). */
@@ -22,5 +22,5 @@ export function headerLines(entry: EntryRecord): HeaderLines {
   if (r.status !== 'valid' || !r.fields) return { validate, metadata: null, invalid: true };
   const head: Omit<MetadataRecord, 'meta'> = { i: entry.i, source: entry.source, file: entry.file!, fields: r.fields };
   if (r.warnings?.length) head.warnings = r.warnings;
-  return { validate, metadata: lineWithMeta(head, dicomJsonText(r.meta ?? {})!), invalid: false };
+  return { validate, metadata: lineWithMeta(head, JSON.stringify(r.meta ?? {})), invalid: false };
 }

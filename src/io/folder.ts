@@ -42,8 +42,10 @@ export async function walkFolder(root: string, opts: FolderWalkOptions): Promise
     } else if (isMacosMetadata(relative)) {
       record = { i, source: relative, file: null, status: 'skipped', code: 'SKIPPED_MACOS_METADATA', message: 'macOS metadata, not DICOM' };
     } else {
-      record = { i, source: relative, file, status: null };
-      bytes += await fs.promises.lstat(file).then((s) => s.size, () => 0);
+      // One lstat per file, synchronous: from the inode cache it costs microseconds, an async call ten times that.
+      const size = fs.lstatSync(file, { throwIfNoEntry: false })?.size ?? 0;
+      record = { i, source: relative, file, status: null, size };
+      bytes += size;
     }
     await opts.emit(record);
     opts.onProgress?.(i + 1, bytes);

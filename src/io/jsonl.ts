@@ -4,7 +4,6 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as readline from 'readline';
 
 /** Bytes gathered before one write() call, so a big file is not one syscall per record. */
 const WRITE_CHUNK = 256 * 1024;
@@ -58,26 +57,70 @@ export async function writeJsonLines(
   return count;
 }
 
-/** Streams JSON lines of `file`, line by line (never the whole file in memory). Blank lines are ignored. */
-export async function* readJsonLines<T>(file: string): AsyncIterable<T> {
-  const input = fs.createReadStream(file, { encoding: 'utf8' });
-  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+/** Non-blank lines of about a MiB of text, with their line numbers in the file (from 1). */
+interface LineChunk {
+  lines: string[];
+  numbers: number[];
+}
+
+async function* lineChunks(file: string): AsyncGenerator<LineChunk> {
+  let rest = '';
   let lineNumber = 0;
+  const input = fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  const take = (chunk: LineChunk, text: string, start: number, end: number) => {
+    lineNumber++;
+    if (end > start && text.charCodeAt(end - 1) === 13) end--; // CRLF
+    if (end === start) return;
+    const line = text.slice(start, end);
+    if (line.charCodeAt(0) <= 32 && line.trim() === '') return;
+    chunk.lines.push(line);
+    chunk.numbers.push(lineNumber);
+  };
   try {
-    for await (const line of lines) {
-      lineNumber++;
-      if (line.trim() === '') continue;
+    for await (const piece of input as AsyncIterable<string>) {
+      const text = rest + piece;
+      const chunk: LineChunk = { lines: [], numbers: [] };
+      let start = 0;
+      for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
+        take(chunk, text, start, nl);
+        start = nl + 1;
+      }
+      rest = text.slice(start);
+      if (chunk.lines.length > 0) yield chunk;
+    }
+    const last: LineChunk = { lines: [], numbers: [] };
+    if (rest.length > 0) take(last, rest, 0, rest.length);
+    if (last.lines.length > 0) yield last;
+  } finally {
+    input.destroy();
+  }
+}
+
+/**
+ * The non-blank lines of a text file, about a MiB of text at a time, never the whole file in memory: one await
+ * per chunk rather than per line, for the big stage files.
+ */
+export async function* readLineBatches(file: string): AsyncGenerator<string[]> {
+  for await (const chunk of lineChunks(file)) yield chunk.lines;
+}
+
+/** The non-blank lines of a text file, one by one. */
+export async function* readLines(file: string): AsyncGenerator<string> {
+  for await (const chunk of lineChunks(file)) yield* chunk.lines;
+}
+
+/** Streams JSON lines of `file` (never the whole file in memory). Blank lines are ignored. */
+export async function* readJsonLines<T>(file: string): AsyncIterable<T> {
+  for await (const { lines, numbers } of lineChunks(file)) {
+    for (let k = 0; k < lines.length; k++) {
       let value: T;
       try {
-        value = JSON.parse(line) as T;
+        value = JSON.parse(lines[k]) as T;
       } catch (err) {
-        throw new Error(`${file}:${lineNumber}: not a JSON line (${(err as Error).message})`);
+        throw new Error(`${file}:${numbers[k]}: not a JSON line (${(err as Error).message})`);
       }
       yield value;
     }
-  } finally {
-    lines.close();
-    input.destroy();
   }
 }
 
@@ -89,12 +132,14 @@ export async function readAllJsonLines<T>(file: string): Promise<T[]> {
 }
 
 export interface Appender {
-  /** Appends one record; the line is written to the file (not only buffered) when the promise resolves. */
+  /** Appends one record; the line is written to the file when the promise resolves (unless bufferBytes is set). */
   append(record: unknown): Promise<void>;
   /** Appends several records with one write. */
   appendAll(records: unknown[]): Promise<void>;
   /** Appends records already serialized as JSON (one per string, no newline) with one write. */
   appendLines(lines: string[]): Promise<void>;
+  /** Writes what is buffered (bufferBytes). */
+  flush(): Promise<void>;
   /** Bytes in the partial file, resumed prefix included: heartbeat this to resume later. */
   bytesWritten(): number;
   /** Records in the partial file, resumed prefix included. */
@@ -109,8 +154,10 @@ export interface Appender {
  * An appender for long outputs, written to `file + '.partial'` and renamed on commit().
  * Resumable: with resumeBytes the partial file is truncated to that many bytes (the last heartbeat)
  * and appending goes on from there; without it the partial file starts empty.
+ * With bufferBytes, appended records are gathered and written in writes of about that size (flush() writes
+ * the rest; bytesWritten() and count() cover only what is written).
  */
-export async function openAppender(file: string, opts: { resumeBytes?: number } = {}): Promise<Appender> {
+export async function openAppender(file: string, opts: { resumeBytes?: number; bufferBytes?: number } = {}): Promise<Appender> {
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
   const partial = file + '.partial';
   const resumeBytes = opts.resumeBytes ?? 0;
@@ -128,21 +175,40 @@ export async function openAppender(file: string, opts: { resumeBytes?: number } 
   const handle = await fs.promises.open(partial, resumeBytes > 0 ? 'a' : 'w');
   let closed = false;
   /** One write for many records: a batch costs a few syscalls, not one per file. */
-  const appendLines = async (list: string[]): Promise<void> => {
+  const write = async (list: string[]): Promise<void> => {
     if (list.length === 0) return;
     const text = Buffer.from(list.join('\n') + '\n', 'utf8');
     await handle.write(text);
     bytes += text.length;
     records += list.length;
   };
+  const limit = opts.bufferBytes ?? 0;
+  let buffered: string[] = [];
+  let bufferedLength = 0;
+  const flush = async () => {
+    const list = buffered;
+    buffered = [];
+    bufferedLength = 0;
+    await write(list);
+  };
+  const appendLines = async (list: string[]): Promise<void> => {
+    if (limit === 0) return write(list);
+    for (const line of list) {
+      buffered.push(line);
+      bufferedLength += line.length + 1;
+    }
+    if (bufferedLength >= limit) await flush();
+  };
   const appendAll = (list: unknown[]) => appendLines(list.map((r) => JSON.stringify(r)));
   return {
     append: (record) => appendAll([record]),
     appendAll,
     appendLines,
+    flush,
     bytesWritten: () => bytes,
     count: () => records,
     async commit() {
+      await flush();
       await handle.sync();
       await handle.close();
       closed = true;

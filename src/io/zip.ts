@@ -8,14 +8,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Transform, TransformCallback } from 'stream';
 import { pipeline } from 'stream/promises';
-import { promisify } from 'util';
-import * as zlib from 'zlib';
 import * as yauzl from 'yauzl';
 import type { EntryRecord } from '../records';
 import { crc32 } from './crc32';
 import { decodeEntryName, isDirectoryName, isInside, isMacosMetadata, judgeEntryPath } from './entry-path';
 import { IoFailure, formatBytes } from './errors';
 import { startsWithLocalHeader } from './zip-signature';
+import { compiledScript, poolThreads, ThreadPool } from './thread-pool';
+import { inflateBatch, type InflateBatch, type InflateJob, type InflateResult } from './zip-inflate';
 
 /** A zip inside a zip inside a zip is opened; one more level is refused. */
 export const MAX_NESTING = 3;
@@ -26,8 +26,6 @@ export interface ZipExtractOptions {
   /** A scratch folder on the same file system: an entry is written there, checked, then renamed into place. */
   tmpDir: string;
   maxUncompressedBytes: number;
-  /** Entries with i below this were finished by an earlier attempt: a file of theirs with the right size is kept. */
-  trustBelow?: number;
   signal?: AbortSignal;
   /** Receives each record, in source order, i = 0, 1, 2, ... */
   emit: (record: EntryRecord) => Promise<void>;
@@ -41,8 +39,6 @@ export interface ZipExtractSummary {
   bytes: number;
 }
 
-const inflateRaw = promisify(zlib.inflateRaw) as (data: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>;
-
 /** Unix file type bits in the high 16 bits of externalFileAttributes. */
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
@@ -53,26 +49,28 @@ const S_IFLNK = 0o120000;
 const DUPLICATES_DIR = '.duplicate-names';
 
 export async function extractZip(zipPath: string, opts: ZipExtractOptions): Promise<ZipExtractSummary> {
+  let declared: number;
   try {
-    await scanZip(zipPath);
+    declared = await scanZip(zipPath);
   } catch (err) {
     if (err instanceof IoFailure) throw err;
     throw new IoFailure(`${path.basename(zipPath)} is not a readable zip: ${(err as Error).message}`, 'NotAZip', false);
   }
   const run = new ZipExtraction(opts);
+  run.checkDeclared(declared);
   await fs.promises.mkdir(opts.extractedDir, { recursive: true });
   await fs.promises.mkdir(opts.tmpDir, { recursive: true });
   await run.walk(zipPath, '', '', 0);
   return { entries: run.nextIndex, bytes: run.bytes };
 }
 
-/** Reads the whole central directory without extracting anything: throws when the archive cannot be walked. */
+/** Reads the whole central directory without extracting anything: the uncompressed bytes its entries declare. Throws when the archive cannot be walked. */
 async function scanZip(zipPath: string): Promise<number> {
   const zip = await openZip(zipPath);
   try {
-    let count = 0;
-    for await (const _ of entriesOf(zip)) count++;
-    return count;
+    let declared = 0;
+    for await (const entry of entriesOf(zip)) declared += entry.uncompressedSize;
+    return declared;
   } finally {
     zip.close();
   }
@@ -114,40 +112,73 @@ async function* entriesOf(zip: yauzl.ZipFile): AsyncGenerator<yauzl.Entry> {
 /** An entry whose bytes are bad: reported as REFUSED_BAD_ENTRY, the walk goes on. */
 class BadEntry extends Error {}
 
-/**
- * What the reading stage hands the placing stage, in source order: a decision already made, or a file
- * already inflated, checked and written to a scratch file (`tmp`), found bad (`bad`), or too big to hold
- * in memory (none of these: streamed when placed).
- */
-type Prepared =
+/** One entry of the walk, in source order: decided from the central directory, or a file to extract to `target`. */
+type Item =
   | { kind: 'decided'; record: Omit<EntryRecord, 'i'> }
-  | { kind: 'file'; source: string; relative: string; entry: yauzl.Entry; tmp?: string; head?: Buffer; bad?: string };
+  | { kind: 'file'; source: string; target: string; entry: yauzl.Entry };
 
-/** Entries up to this size are inflated in memory and written in one call; bigger ones are streamed. */
+/** Items in source order, whose small files are being inflated and written by the pool; or one big entry. */
+type Unit =
+  | { kind: 'chunk'; items: Item[]; results: Promise<InflateResult[]> }
+  | { kind: 'big'; item: Item & { kind: 'file' } };
+
+/** Entries up to this size are inflated in memory by the pool's threads; bigger ones are streamed here. */
 const IN_MEMORY_LIMIT = 4 * 1024 * 1024;
-/** Small entries read, inflated and written at once, ahead of the placing stage (so the disk and zlib overlap). */
-const READ_AHEAD = 8;
+/** A chunk (one message to a pool thread) closes at this many entries or bytes. */
+const CHUNK_ENTRIES = 64;
+const CHUNK_BYTES = 16 * 1024 * 1024;
+
+let zipPool: ThreadPool<InflateBatch, InflateResult[]> | null | undefined;
+
+/** Inflates and writes a chunk's entries on a pool thread (in this thread when no compiled script exists). */
+function inflateOnPool(batch: InflateBatch): Promise<InflateResult[]> {
+  if (zipPool === undefined) {
+    const script = compiledScript(__dirname, 'io/zip-worker.js');
+    const threads = poolThreads();
+    zipPool = script && threads > 1 ? new ThreadPool<InflateBatch, InflateResult[]>(script, threads) : null;
+  }
+  if (!zipPool || zipPool.size === 0) return Promise.resolve(inflateBatch(batch));
+  return zipPool.run(batch);
+}
 
 class ZipExtraction {
   nextIndex = 0;
   bytes = 0;
   /** Files placed (or about to be) in this run, so a second entry of the same name does not overwrite the first. */
   private readonly claimed = new Set<string>();
-  /** Folders known to exist, to spare a mkdir per entry. */
+  /** Names seen twice so far (each second copy gets a folder of its own under DUPLICATES_DIR). */
+  private duplicates = 0;
+  /** Folders known to exist, to spare a mkdir per streamed entry. */
   private readonly madeDirs = new Set<string>();
-  /** Names scratch files uniquely while several entries are read at once. */
-  private scratchCount = 0;
+  /** Chunks under way at once: every pool thread busy, the next ones queued. */
+  private readonly ahead = Math.max(2, poolThreads() * 2);
 
   constructor(private readonly opts: ZipExtractOptions) {}
+
+  /** Fails at once when the entries of an archive declare more than the limit allows: nothing is inflated. */
+  checkDeclared(declared: number): void {
+    if (this.bytes + declared > this.opts.maxUncompressedBytes) this.tooLarge(`its entries declare ${formatBytes(this.bytes + declared)} in all`);
+  }
 
   /** Walks one archive: `sourcePrefix` names it in records, `outDir` (relative to extractedDir) is where its files go. */
   async walk(zipPath: string, sourcePrefix: string, outDir: string, depth: number): Promise<void> {
     const zip = await openZip(zipPath);
+    const units: Unit[] = [];
     try {
-      for await (const item of readAhead(this.prepare(zip, sourcePrefix, outDir), READ_AHEAD)) {
-        await this.place(zip, item, depth);
+      const plan = this.units(zip, zipPath, sourcePrefix, outDir);
+      for (;;) {
+        while (units.length < this.ahead) {
+          const next = await plan.next();
+          if (next.done) break;
+          units.push(next.value);
+        }
+        const unit = units.shift();
+        if (!unit) break;
+        if (unit.kind === 'big') await this.placeBig(zip, unit.item, depth);
+        else await this.placeChunk(unit, depth);
       }
     } finally {
+      await Promise.allSettled(units.map((u) => (u.kind === 'chunk' ? u.results : undefined))); // no write outlives the walk
       zip.close();
     }
   }
@@ -156,87 +187,108 @@ class ZipExtraction {
     if (this.opts.signal?.aborted) throw this.opts.signal.reason ?? new Error('cancelled');
   }
 
-  /**
-   * Reading stage: decides what each entry is, and starts reading each small one into a scratch file.
-   * Yields pending results, in source order, so up to READ_AHEAD entries are read at once (wrapped, because
-   * an async generator would wait for a promise it yields).
-   */
-  private async *prepare(zip: yauzl.ZipFile, sourcePrefix: string, outDir: string): AsyncGenerator<Pending<Prepared>> {
+  /** The archive's entries as units in source order; each chunk is handed to the pool as soon as it closes. */
+  private async *units(zip: yauzl.ZipFile, zipPath: string, sourcePrefix: string, outDir: string): AsyncGenerator<Unit> {
+    let items: Item[] = [];
+    let jobs: InflateJob[] = [];
+    let bytes = 0;
+    const close = (): Unit => {
+      const unit: Unit = { kind: 'chunk', items, results: jobs.length > 0 ? inflateOnPool({ zipPath, jobs }) : Promise.resolve([]) };
+      unit.results.catch(() => undefined); // seen when its turn comes
+      items = [];
+      jobs = [];
+      bytes = 0;
+      return unit;
+    };
     for await (const entry of entriesOf(zip)) {
       this.checkCancelled();
-      const name = decodeEntryName(entry.fileNameRaw, entry.generalPurposeBitFlag, entry.extraFields);
-      const unixType = (entry.externalFileAttributes >>> 16) & S_IFMT;
-      if (isDirectoryName(name) || unixType === S_IFDIR) continue; // folders are not entries
-      const source = sourcePrefix + name;
-      const decided = (status: 'skipped' | 'refused', code: string, message: string): Pending<Prepared> => ({
-        result: Promise.resolve({ kind: 'decided', record: { source, file: null, status, code, message } }),
-      });
-
-      const verdict = judgeEntryPath(name);
-      if (!verdict.safe) {
-        yield decided('refused', 'REFUSED_UNSAFE_PATH', `not extracted: ${verdict.reason}`);
-      } else if (unixType !== 0 && unixType !== S_IFREG) {
-        const what = unixType === S_IFLNK ? 'a symbolic link' : `not a regular file (mode ${unixType.toString(8)})`;
-        yield decided('skipped', 'SKIPPED_NOT_A_FILE', `not extracted: ${what}`);
-      } else if (isMacosMetadata(verdict.relative)) {
-        yield decided('skipped', 'SKIPPED_MACOS_METADATA', 'macOS metadata, not DICOM');
-      } else if (entry.generalPurposeBitFlag & 0x1) {
-        yield decided('refused', 'REFUSED_BAD_ENTRY', 'encrypted entry, cannot be read');
-      } else {
-        const file: Prepared = { kind: 'file', source, relative: path.join(outDir, verdict.relative), entry };
-        yield { result: entry.uncompressedSize > IN_MEMORY_LIMIT ? Promise.resolve(file) : this.readSmall(zip, file) };
+      const item = this.itemOf(entry, sourcePrefix, outDir);
+      if (!item) continue;
+      if (item.kind === 'file' && entry.uncompressedSize > IN_MEMORY_LIMIT) {
+        if (items.length > 0) yield close();
+        yield { kind: 'big', item };
+        continue;
       }
+      items.push(item);
+      if (item.kind === 'file') {
+        jobs.push({
+          offset: entry.relativeOffsetOfLocalHeader,
+          compressedSize: entry.compressedSize,
+          size: entry.uncompressedSize,
+          method: entry.compressionMethod,
+          crc: entry.crc32,
+          target: item.target,
+        });
+        bytes += entry.compressedSize + entry.uncompressedSize;
+      }
+      if (items.length >= CHUNK_ENTRIES || bytes >= CHUNK_BYTES) yield close();
     }
+    if (items.length > 0) yield close();
   }
 
-  /** Inflates a small entry and writes it to its own scratch file; a bad entry comes back marked, not thrown. */
-  private async readSmall(zip: yauzl.ZipFile, file: Prepared & { kind: 'file' }): Promise<Prepared> {
-    try {
-      const data = await this.inflate(zip, file.entry);
-      const tmp = path.join(this.opts.tmpDir, `${this.scratchCount++}.tmp`);
-      await fs.promises.writeFile(tmp, data);
-      return { ...file, tmp, head: Buffer.from(data.subarray(0, 4)) };
-    } catch (err) {
-      if (!(err instanceof BadEntry)) throw err;
-      return { ...file, bad: err.message };
+  /** What the central directory says of an entry: a decision, a file to extract, or nothing (a folder). */
+  private itemOf(entry: yauzl.Entry, sourcePrefix: string, outDir: string): Item | null {
+    const name = decodeEntryName(entry.fileNameRaw, entry.generalPurposeBitFlag, entry.extraFields);
+    const unixType = (entry.externalFileAttributes >>> 16) & S_IFMT;
+    if (isDirectoryName(name) || unixType === S_IFDIR) return null; // folders are not entries
+    const source = sourcePrefix + name;
+    const decided = (status: 'skipped' | 'refused', code: string, message: string): Item => ({ kind: 'decided', record: { source, file: null, status, code, message } });
+
+    const verdict = judgeEntryPath(name);
+    if (!verdict.safe) return decided('refused', 'REFUSED_UNSAFE_PATH', `not extracted: ${verdict.reason}`);
+    if (unixType !== 0 && unixType !== S_IFREG) {
+      const what = unixType === S_IFLNK ? 'a symbolic link' : `not a regular file (mode ${unixType.toString(8)})`;
+      return decided('skipped', 'SKIPPED_NOT_A_FILE', `not extracted: ${what}`);
     }
-  }
+    if (isMacosMetadata(verdict.relative)) return decided('skipped', 'SKIPPED_MACOS_METADATA', 'macOS metadata, not DICOM');
+    if (entry.generalPurposeBitFlag & 0x1) return decided('refused', 'REFUSED_BAD_ENTRY', 'encrypted entry, cannot be read');
+    if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+      return decided('refused', 'REFUSED_BAD_ENTRY', `cannot read entry: unsupported compression method ${entry.compressionMethod}`);
+    }
 
-  /** Placing stage, strictly in source order: writes (or keeps) the file, numbers and emits the record. */
-  private async place(zip: yauzl.ZipFile, item: Prepared, depth: number): Promise<void> {
-    this.checkCancelled();
-    if (item.kind === 'decided') return this.emit(item.record);
-    const { source, entry } = item;
-    const refuse = (code: string, message: string) => this.emit({ source, file: null, status: 'refused', code, message });
-    if (item.bad !== undefined) return refuse('REFUSED_BAD_ENTRY', item.bad);
-
-    let target = path.join(this.opts.extractedDir, item.relative);
-    if (this.claimed.has(target)) target = path.join(this.opts.extractedDir, DUPLICATES_DIR, String(this.nextIndex), item.relative);
+    let target = path.join(this.opts.extractedDir, outDir, verdict.relative);
+    if (this.claimed.has(target)) target = path.join(this.opts.extractedDir, DUPLICATES_DIR, String(this.duplicates++), outDir, verdict.relative);
     if (!isInside(this.opts.extractedDir, target)) {
-      return refuse('REFUSED_UNSAFE_PATH', 'not extracted: the name resolves outside the extraction folder');
+      return decided('refused', 'REFUSED_UNSAFE_PATH', 'not extracted: the name resolves outside the extraction folder');
     }
     this.claimed.add(target);
+    return { kind: 'file', source, target, entry };
+  }
 
+  /** Placing stage, strictly in source order: the pool's verdict on each file, numbered and emitted. */
+  private async placeChunk(unit: Unit & { kind: 'chunk' }, depth: number): Promise<void> {
+    const results = await unit.results;
+    let k = 0;
+    for (const item of unit.items) {
+      this.checkCancelled();
+      if (item.kind === 'decided') {
+        await this.emit(item.record);
+        continue;
+      }
+      const result = results[k++];
+      if (result.kind === 'fatal') throw Object.assign(new Error(result.message), { code: result.code });
+      if (result.kind === 'bad') {
+        await this.emit({ source: item.source, file: null, status: 'refused', code: 'REFUSED_BAD_ENTRY', message: result.message });
+        continue;
+      }
+      this.count(item.entry.uncompressedSize);
+      if (result.zip) await this.nested(item.target, item.source, path.relative(this.opts.extractedDir, item.target), depth);
+      else await this.emit({ source: item.source, file: item.target, status: null, size: item.entry.uncompressedSize });
+    }
+  }
+
+  /** A big entry, streamed to disk here with the same checks. */
+  private async placeBig(zip: yauzl.ZipFile, item: Item & { kind: 'file' }, depth: number): Promise<void> {
+    this.checkCancelled();
     let head: Buffer;
     try {
-      const kept = await this.reuse(target, entry.uncompressedSize);
-      if (kept) {
-        if (item.tmp) await fs.promises.rm(item.tmp, { force: true });
-        else this.count(entry.uncompressedSize); // small entries were counted when read
-        head = kept;
-      } else if (item.tmp && item.head) {
-        await this.moveIntoPlace(item.tmp, target);
-        head = item.head;
-      } else {
-        head = await this.stream(zip, entry, target);
-      }
+      head = await this.stream(zip, item.entry, item.target);
     } catch (err) {
       if (!(err instanceof BadEntry)) throw err;
-      return refuse('REFUSED_BAD_ENTRY', err.message);
+      return this.emit({ source: item.source, file: null, status: 'refused', code: 'REFUSED_BAD_ENTRY', message: err.message });
     }
-
-    if (startsWithLocalHeader(head)) return this.nested(target, source, path.relative(this.opts.extractedDir, target), depth);
-    return this.emit({ source, file: target, status: null });
+    if (startsWithLocalHeader(head)) return this.nested(item.target, item.source, path.relative(this.opts.extractedDir, item.target), depth);
+    return this.emit({ source: item.source, file: item.target, status: null, size: item.entry.uncompressedSize });
   }
 
   private async emit(record: Omit<EntryRecord, 'i'>): Promise<void> {
@@ -252,61 +304,16 @@ class ZipExtraction {
       return this.emit({ source, file: null, status: 'refused', code: 'REFUSED_BAD_ENTRY', message });
     };
     if (depth + 1 > MAX_NESTING) return refuse(`nested zip not opened: zips nest deeper than ${MAX_NESTING} levels here`);
+    let declared: number;
     try {
-      await scanZip(zipFile);
+      declared = await scanZip(zipFile);
     } catch (err) {
       return refuse(`nested zip does not open: ${(err as Error).message}`);
     }
+    this.checkDeclared(declared);
     await this.emit({ source, file: null, status: 'skipped', code: 'SKIPPED_NESTED_ZIP', message: 'nested zip, its entries follow' });
     await this.walk(zipFile, source + '/', relative + '.d', depth + 1);
     await fs.promises.rm(zipFile, { force: true }); // its contents are out; a retry re-extracts it if needed
-  }
-
-  /** On a retry: keep a file an earlier attempt finished. Returns its first bytes, or null to write it anew. */
-  private async reuse(target: string, size: number): Promise<Buffer | null> {
-    if (this.nextIndex >= (this.opts.trustBelow ?? 0)) return null;
-    const stat = await fs.promises.lstat(target).catch(() => null);
-    if (!stat?.isFile() || stat.size !== size) return null;
-    const handle = await fs.promises.open(target, 'r');
-    try {
-      const head = Buffer.alloc(4);
-      const { bytesRead } = await handle.read(head, 0, 4, 0);
-      return head.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-  }
-
-  /**
-   * Inflates a small entry into memory: its compressed bytes in one read, inflated in one zlib call
-   * (capped at the declared size + 1, so a lying size cannot blow up memory), then size and CRC checked.
-   */
-  private async inflate(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
-    const input = await openEntry(zip, entry, { decodeFileData: false });
-    const chunks: Buffer[] = [];
-    try {
-      for await (const chunk of input as AsyncIterable<Buffer>) chunks.push(chunk);
-    } catch (err) {
-      if (this.opts.signal?.aborted) throw err;
-      throw new BadEntry(`cannot read entry: ${(err as Error).message}`);
-    }
-    const raw = Buffer.concat(chunks);
-    let data: Buffer;
-    if (entry.compressionMethod === 0) data = raw;
-    else if (entry.compressionMethod === 8) {
-      try {
-        data = await inflateRaw(raw, { maxOutputLength: entry.uncompressedSize + 1 });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-          throw new BadEntry(`corrupt entry: inflates to more than the ${entry.uncompressedSize} bytes it declares`);
-        }
-        throw new BadEntry(`corrupt entry: ${(err as Error).message}`);
-      }
-    } else throw new BadEntry(`cannot read entry: unsupported compression method ${entry.compressionMethod}`);
-    const check = new EntryCheck(entry, (n) => this.count(n));
-    check.add(data);
-    check.finish();
-    return data;
   }
 
   /** Streams a big entry to the scratch file, checking size and CRC, then moves it into place. Returns its first bytes. */
@@ -369,14 +376,16 @@ class ZipExtraction {
   private count(n: number): void {
     this.bytes += n;
     this.opts.onProgress?.(this.nextIndex, this.bytes); // keeps heartbeats going through one huge entry
-    if (this.bytes > this.opts.maxUncompressedBytes) {
-      throw new IoFailure(
-        `zip expands past the ${formatBytes(this.opts.maxUncompressedBytes)} limit on uncompressed size (maxUncompressedBytes=${this.opts.maxUncompressedBytes}): ` +
-          `stopped after ${formatBytes(this.bytes)}, a zip bomb or a bigger dataset than allowed`,
-        'ZipTooLarge',
-        false,
-      );
-    }
+    if (this.bytes > this.opts.maxUncompressedBytes) this.tooLarge(`stopped after ${formatBytes(this.bytes)}`);
+  }
+
+  private tooLarge(detail: string): never {
+    throw new IoFailure(
+      `zip expands past the ${formatBytes(this.opts.maxUncompressedBytes)} limit on uncompressed size (maxUncompressedBytes=${this.opts.maxUncompressedBytes}): ` +
+        `${detail}, a zip bomb or a bigger dataset than allowed`,
+      'ZipTooLarge',
+      false,
+    );
   }
 }
 
@@ -419,36 +428,6 @@ class EntryCheck {
     if (this.crc !== this.entry.crc32) {
       throw new BadEntry(`corrupt entry: CRC-32 is ${hex(this.crc)}, the archive says ${hex(this.entry.crc32)}`);
     }
-  }
-}
-
-/** Work under way; an object, so an async generator can hand it on without waiting for it. */
-interface Pending<T> {
-  result: Promise<T>;
-}
-
-/**
- * Yields the results of `source`'s pending work in order, keeping up to `ahead` of them under way.
- * On the way out (done, error or cancel) it waits for those still running, so no work outlives the walk.
- */
-async function* readAhead<T>(source: AsyncIterator<Pending<T>>, ahead: number): AsyncGenerator<T> {
-  const queue: Promise<IteratorResult<Pending<T>>>[] = [];
-  const quiet = <P>(p: Promise<P>) => {
-    p.catch(() => undefined); // a rejection is seen when its turn comes
-    return p;
-  };
-  try {
-    for (;;) {
-      while (queue.length < ahead) {
-        queue.push(quiet(source.next().then((r) => (r.done ? r : { done: false as const, value: { result: quiet(r.value.result) } }))));
-      }
-      const next = await queue.shift()!;
-      if (next.done) return;
-      yield await next.value.result;
-    }
-  } finally {
-    await Promise.allSettled(queue.map(async (next) => (await next).value?.result));
-    await source.return?.(undefined);
   }
 }
 

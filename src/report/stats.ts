@@ -49,7 +49,7 @@ export class ReportStats {
     }
   }
 
-  addInstance(r: InstanceRecord): void {
+  addInstance(r: Omit<InstanceRecord, 'meta'>): void {
     const f = r.fields;
     this.instances++;
     if (f.patientId !== null && f.patientId !== undefined) this.patients.add(f.patientId);

@@ -7,10 +7,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { workspace } from '../workspace';
-import type { InstanceRecord } from '../records';
+import { readRecordsWithMeta, type InstanceRecord } from '../records';
+
+type InstanceHead = Omit<InstanceRecord, 'meta'>;
 import type { DicomJson } from '../dicom/types';
 import { TRANSFER_SYNTAX } from '../dicom/read';
-import { readJsonLines } from '../io/jsonl';
 import { crc32 } from '../io/crc32';
 
 export interface Thumbnail {
@@ -71,7 +72,7 @@ export async function writeThumbnails(outDir: string, opts: ThumbnailOptions = {
   // Pass 1: the series (first `limit` by first appearance) and their InstanceNumbers.
   const series = new Map<string, SeriesEntry>();
   let records = 0;
-  for await (const r of readJsonLines<InstanceRecord>(ws.instances)) {
+  for await (const { record: r } of readRecordsWithMeta<InstanceHead>(ws.instances)) {
     opts.onProgress?.(++records);
     const uid = r.fields.seriesInstanceUid;
     let s = series.get(uid);
@@ -91,13 +92,13 @@ export async function writeThumbnails(outDir: string, opts: ThumbnailOptions = {
 
   // Pass 2: the first instance with the median InstanceNumber (or the first one, when none has a number).
   let chosen = 0;
-  for await (const r of readJsonLines<InstanceRecord>(ws.instances)) {
+  for await (const { record: r, metaText } of readRecordsWithMeta<InstanceHead>(ws.instances)) {
     if (chosen === series.size) break; // every series has its slice: the rest need not be read
     opts.onProgress?.(++records);
     const s = series.get(r.fields.seriesInstanceUid);
     if (!s || s.chosen) continue;
     if (s.middle === null || r.fields.instanceNumber === s.middle) {
-      s.chosen = { ...r, meta: pixelMeta(r.meta) };
+      s.chosen = { ...r, meta: pixelMeta(metaText ? (JSON.parse(metaText) as DicomJson) : {}) };
       chosen++;
     }
   }

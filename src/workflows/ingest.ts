@@ -3,21 +3,32 @@
  *
  *   download (URLs only) → extract → validate → extract metadata → organize → load database → report
  *
- * The two per-file stages run as child workflows (processBatches) that fan out batch activities and
- * continue-as-new, so the history stays small whatever the number of files. Every payload is paths and
- * counts; the stages hand data to each other through files under DIR/work.
+ * Validate is the one header pass: batch activities sized by work (thousands of files each), run in this workflow,
+ * or in a child workflow that continues as new when there are more batches than this history should hold. It
+ * writes the metadata records too, so the metadata stage takes them over without reading a file again. Every
+ * payload is paths and counts; the stages hand data to each other through files under DIR/work.
+ *
+ * Runs that passed extract before batches were sized by work (no WORK_SIZED_BATCHES marker in their history) go on
+ * with both per-file stages as child workflows, as they started, so they resume after an upgrade.
  */
 import {
   ApplicationFailure,
   executeChild,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import { BatchStageResult, IngestInput, IngestSummary, Progress, StageName, STAGES } from './types';
-import { processBatches } from './batches';
+import { batchActivity, processBatches, runBatches } from './batches';
 import { batchDoneSignal, progressQuery } from './messages';
+
+/** The patch of the pipeline with work-sized batches, one header pass and a single metadata activity. */
+export const WORK_SIZED_BATCHES = 'work-sized-batches';
+
+/** Up to this many batches a stage runs in the parent's own history; more go to a child that continues as new. */
+const INLINE_BATCHES = 200;
 
 /** Errors a retry cannot fix: the input itself is wrong. */
 const BAD_INPUT = ['HttpClientError', 'Sha256Mismatch', 'NotAZip', 'ZipTooLarge', 'SourceNotFound'];
@@ -27,7 +38,7 @@ const { download } = proxyActivities<typeof activities>({
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: BAD_INPUT },
 });
-const { extract, organize } = proxyActivities<typeof activities>({
+const { extract, organize, collectMetadata } = proxyActivities<typeof activities>({
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: BAD_INPUT },
@@ -90,6 +101,25 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
     });
   }
 
+  /** The validate batches: here when they are few enough, else in a child workflow. */
+  async function validateBatches(batchCount: number): Promise<BatchStageResult> {
+    if (batchCount > INLINE_BATCHES || input.historyLimit !== undefined) return batched('validate', batchCount);
+    const total = { processed: 0, invalid: 0 };
+    await runBatches({
+      batchCount,
+      nextBatch: 0,
+      concurrency: input.concurrency,
+      run: (batchIndex) => batchActivity('validate')({ outDir: input.outDir, batchIndex }),
+      onDone: (r) => {
+        total.processed += r.processed;
+        total.invalid += r.invalid;
+        progress.validated += r.processed;
+        progress.invalid += r.invalid;
+      },
+    });
+    return total;
+  }
+
   const { outDir, runId } = input;
   const zipOrFolder =
     input.sourceKind === 'url'
@@ -98,11 +128,12 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
   const found = await stage('extract', () => extract({ source: zipOrFolder, outDir, batchSize: input.batchSize, maxUncompressedBytes: input.maxUncompressedBytes }));
   progress.found = found.entries;
   progress.candidates = found.candidates;
-
-  const validated = await stage('validate', () => batched('validate', found.batchCount));
-  progress.validated = validated.processed; // exact totals, whatever signals arrived
+  // Runs that reached this point before WORK_SIZED_BATCHES go on as they started: both per-file stages as children.
+  const workSized = patched(WORK_SIZED_BATCHES);
+  const validated = await stage('validate', () => (workSized ? validateBatches(found.batchCount) : batched('validate', found.batchCount)));
+  progress.validated = validated.processed; // exact totals, whatever progress arrived
   progress.invalid = validated.invalid;
-  const read = await stage('metadata', () => batched('metadata', found.batchCount));
+  const read = await stage('metadata', () => (workSized ? collectMetadata({ outDir, batchCount: found.batchCount }) : batched('metadata', found.batchCount)));
   progress.metadataRead = read.processed;
 
   await stage('organize', () => organize({ outDir, batchCount: found.batchCount }));

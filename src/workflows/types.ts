@@ -11,8 +11,8 @@ export interface IngestInput {
   runId: string;
   dbUrl?: string;
   sha256?: string;
-  /** Candidate files per batch activity. */
-  batchSize: number;
+  /** Candidate files per batch activity (--batch-size); without it batches are sized by work. */
+  batchSize?: number;
   /** Batch activities in flight at once (across all workers). */
   concurrency: number;
   maxUncompressedBytes?: number;

@@ -1,5 +1,5 @@
 /**
- * The per-file batch activities (validate, metadata) and organize, through MockActivityEnvironment:
+ * The header pass (validate), the metadata stage and organize, through MockActivityEnvironment:
  * a batch resumes from its heartbeat details without rereading finished files, a finished batch is not redone,
  * and organize keeps the first copy in source order, reports duplicates and conflicts, and is idempotent.
  */
@@ -8,11 +8,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { validateBatch } from '../../src/activities/validate';
-import { readMetadataBatch } from '../../src/activities/metadata';
+import { collectMetadata, readMetadataBatch } from '../../src/activities/metadata';
 import { organize } from '../../src/activities/organize';
 import { workspace } from '../../src/workspace';
 import { readAllJsonLines, writeJsonLines } from '../../src/io/jsonl';
-import type { EntryRecord, OutcomeRecord, ValidateRecord, InstanceRecord } from '../../src/records';
+import type { EntryRecord, MetadataRecord, OutcomeRecord, ValidateRecord, InstanceRecord } from '../../src/records';
 import { writeInstance } from '../helpers/instances';
 
 let tmp: string;
@@ -39,38 +39,61 @@ async function candidates(outDir: string, n: number): Promise<EntryRecord[]> {
   return entries;
 }
 
-test('validateBatch resumes from its heartbeat without rereading finished files', async () => {
+test('validateBatch reads each file once, resumes from its heartbeat without rereading finished files', async () => {
   const outDir = path.join(tmp, 'out');
   const ws = workspace(outDir);
   const entries = await candidates(outDir, 80);
 
-  // A full run, for reference.
+  // A full run, for reference: a validate record per file, a metadata record per valid file.
   const full = await new MockActivityEnvironment().run(validateBatch, { outDir, batchIndex: 0 });
   expect(full).toEqual({ batchIndex: 0, processed: 80, invalid: 16 });
   const reference = fs.readFileSync(ws.batchFile('validate', 0), 'utf8');
+  const referenceMeta = fs.readFileSync(ws.batchFile('metadata', 0), 'utf8');
   const records = reference.trim().split('\n').map((l) => JSON.parse(l) as ValidateRecord);
   expect(records.map((r) => r.i)).toEqual(entries.map((e) => e.i));
   expect(records.filter((r) => r.status === 'invalid').every((r) => r.code === 'NOT_DICOM')).toBe(true);
+  const metadata = referenceMeta.trim().split('\n').map((l) => JSON.parse(l) as MetadataRecord);
+  expect(metadata.map((m) => m.i)).toEqual(records.filter((r) => r.status === 'valid').map((r) => r.i));
+  expect(metadata[0].meta['00080018']).toEqual({ vr: 'UI', Value: ['1.2.3.4.0'] });
 
-  // A crashed attempt: the partial file holds 32 heartbeated records plus a torn line written after the heartbeat.
+  // A crashed attempt: both partial files hold the first 32 files' records plus a torn line written after the heartbeat.
   const doneLines = reference.split('\n').slice(0, 32).join('\n') + '\n';
+  const doneMeta = referenceMeta.split('\n').filter((l) => l && (JSON.parse(l) as MetadataRecord).i < 32).join('\n') + '\n';
   fs.rmSync(ws.batchFile('validate', 0));
+  fs.rmSync(ws.batchFile('metadata', 0));
   fs.writeFileSync(ws.batchFile('validate', 0) + '.partial', doneLines + '{"i":32,"sta');
+  fs.writeFileSync(ws.batchFile('metadata', 0) + '.partial', doneMeta + '{"i":32,"sou');
   // The finished files are gone: rereading any of them would change the result.
   for (const e of entries.slice(0, 32)) fs.rmSync(e.file!);
 
-  const env = new MockActivityEnvironment({ heartbeatDetails: { done: 32, bytes: Buffer.byteLength(doneLines) } });
+  const env = new MockActivityEnvironment({ heartbeatDetails: { done: 32, bytes: Buffer.byteLength(doneLines), metadataBytes: Buffer.byteLength(doneMeta) } });
   const beats: unknown[] = [];
   env.on('heartbeat', (d) => beats.push(d));
   const resumed = await env.run(validateBatch, { outDir, batchIndex: 0 });
   expect(resumed).toEqual(full);
   expect(fs.readFileSync(ws.batchFile('validate', 0), 'utf8')).toBe(reference);
+  expect(fs.readFileSync(ws.batchFile('metadata', 0), 'utf8')).toBe(referenceMeta);
   expect(beats.length).toBeGreaterThan(0);
   expect((beats[beats.length - 1] as { done: number }).done).toBe(80);
 
-  // Finished: a retry returns the same counts without reading anything.
+  // Finished: a retry returns the same counts, and the metadata stage takes the records over, without reading anything.
   for (const e of entries.slice(32)) fs.rmSync(e.file!);
   expect(await new MockActivityEnvironment().run(validateBatch, { outDir, batchIndex: 0 })).toEqual(full);
+  expect(await new MockActivityEnvironment().run(collectMetadata, { outDir, batchCount: 1 })).toEqual({ processed: 64 });
+  expect(fs.readFileSync(ws.batchFile('metadata', 0), 'utf8')).toBe(referenceMeta);
+});
+
+test('a batch validated by the earlier version (no metadata records) has only its valid files read again', async () => {
+  const outDir = path.join(tmp, 'out');
+  const ws = workspace(outDir);
+  await candidates(outDir, 10);
+  await new MockActivityEnvironment().run(validateBatch, { outDir, batchIndex: 0 });
+  const referenceMeta = fs.readFileSync(ws.batchFile('metadata', 0), 'utf8');
+  fs.rmSync(ws.batchFile('metadata', 0));
+  expect(await new MockActivityEnvironment().run(collectMetadata, { outDir, batchCount: 1 })).toEqual({ processed: 8 });
+  expect(fs.readFileSync(ws.batchFile('metadata', 0), 'utf8')).toBe(referenceMeta);
+  // the per-batch activity of the earlier workflow version finds it done
+  expect(await new MockActivityEnvironment().run(readMetadataBatch, { outDir, batchIndex: 0 })).toEqual({ batchIndex: 0, processed: 8, invalid: 0 });
 });
 
 test('organize keeps the first copy in source order and reports duplicates and conflicts', async () => {
@@ -93,7 +116,7 @@ test('organize keeps the first copy in source order and reports duplicates and c
   await writeJsonLines(ws.entriesManifest, entries);
   await writeJsonLines(ws.candidateBatch(0), entries.filter((e) => e.status === null));
   await new MockActivityEnvironment().run(validateBatch, { outDir, batchIndex: 0 });
-  await new MockActivityEnvironment().run(readMetadataBatch, { outDir, batchIndex: 0 });
+  await new MockActivityEnvironment().run(collectMetadata, { outDir, batchCount: 1 });
 
   const result = await new MockActivityEnvironment().run(organize, { outDir, batchCount: 1 });
   expect(result).toMatchObject({ placed: 2, duplicates: 1, conflicts: 1 });

@@ -98,32 +98,39 @@ test('a new batchSize on a completed extraction re-splits the manifest without r
   expect(identities(workspace(outDir).extractedDir)).toEqual(extractedBefore);
 });
 
-test('a retry resumes from heartbeat details: files the heartbeat vouches for are kept, the rest rewritten', async () => {
+test('a retry keeps every file an earlier attempt wrote whole and rewrites the rest', async () => {
   const reference = await new MockActivityEnvironment().run(extract, input());
   const ws = workspace(outDir);
   const manifestBefore = fs.readFileSync(ws.entriesManifest, 'utf8');
   const records = await readAll<EntryRecord>(ws.entriesManifest);
 
-  // The state a crash leaves: no manifest or batches yet, a file cut short, some files not there.
+  // The state a crash leaves: no manifest or batches yet, a file cut short, a file not there, and a stale file
+  // of the same size but other bytes (another source extracted into the same folder earlier).
   fs.rmSync(ws.workDir, { recursive: true });
-  const vouched = 15; // entries 0..14 were done at the last heartbeat
   const cut = records[3].file!;
   fs.truncateSync(cut, 10);
   const missing = records[20].file!;
   fs.rmSync(missing);
-  const kept = records.filter((r) => r.i < vouched && r.file && r.file !== cut).map((r) => r.file!);
-  const redone = records.filter((r) => r.i >= vouched && r.file && r.file !== missing).map((r) => r.file!);
+  const stale = records[5].file!;
+  const staleBytes = Buffer.from(fs.readFileSync(stale));
+  staleBytes[0] ^= 0xff;
+  fs.writeFileSync(stale, staleBytes);
+  const staleLink = path.join(root, 'linked-elsewhere.dcm');
+  fs.linkSync(stale, staleLink); // as the organized tree links it: a rewrite must not write through the link
+  const whole = records.filter((r) => r.file && ![cut, missing, stale].includes(r.file)).map((r) => r.file!);
   const idOf = (f: string) => `${fs.statSync(f).ino}:${fs.statSync(f).mtimeMs}`;
-  const before = new Map([...kept, ...redone].map((f) => [f, idOf(f)]));
+  const before = new Map([...whole, cut, stale].map((f) => [f, idOf(f)]));
   await new Promise((r) => setTimeout(r, 20)); // so a rewrite shows in mtime even where the inode is reused
 
-  const env = new MockActivityEnvironment({ heartbeatDetails: { phase: 'extract', entryIndex: vouched, bytes: 1 } });
+  const env = new MockActivityEnvironment({ heartbeatDetails: { phase: 'extract', entryIndex: 15, bytes: 1 } });
   const result = await env.run(extract, input());
   expect(result).toEqual(reference);
   expect(fs.readFileSync(ws.entriesManifest, 'utf8')).toBe(manifestBefore);
-  for (const f of kept) expect(idOf(f)).toBe(before.get(f));
-  for (const f of redone) expect(idOf(f)).not.toBe(before.get(f));
+  for (const f of whole) expect(idOf(f)).toBe(before.get(f));
+  for (const f of [cut, stale]) expect(idOf(f)).not.toBe(before.get(f));
   expect(fs.readFileSync(cut, 'utf8')).toBe('s0 k3 '.repeat(53));
+  expect(fs.readFileSync(stale, 'utf8')).toBe('s0 k5 '.repeat(55));
+  expect(fs.readFileSync(staleLink).equals(staleBytes)).toBe(true); // the other link still holds what it held
   expect(fs.existsSync(missing)).toBe(true);
 });
 

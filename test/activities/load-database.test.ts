@@ -47,13 +47,9 @@ describe.each<Dialect>(['sqlite', 'postgres'])('loadDatabase on %s', (dialect) =
     env.on('heartbeat', (d: LoadCursor) => beats.push(d));
     const result = await env.run(loadDatabase, { ...opts, runId: 'run-1' });
     expect(result).toEqual({ instances: N, validationRows: N, seriesIssues: 1 });
-    // one heartbeat per committed batch, in file order (also when PostgreSQL writes two batches at once)
+    // one heartbeat per commit, in file order: each file fits one transaction here (ROWS_PER_COMMIT)
     expect(beats.map((b) => [b.instances, b.outcomes, b.seriesIssues])).toEqual([
-      [500, 0, 0],
-      [1000, 0, 0],
       [N, 0, 0],
-      [N, 500, 0],
-      [N, 1000, 0],
       [N, N, 0],
       [N, N, 1],
     ]);
@@ -78,14 +74,14 @@ describe.each<Dialect>(['sqlite', 'postgres'])('loadDatabase on %s', (dialect) =
     expect(beats[0]).toEqual({ instances: N, outcomes: N, seriesIssues: 0 });
   });
 
-  test('a cancelled activity stops after the batch in hand', async () => {
+  test('a cancelled activity stops after the commit in hand', async () => {
     const opts = await fresh(dialect);
     await writeBigRun(opts.outDir);
     const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
     env.once('heartbeat', () => env.cancel());
     await expect(env.run(loadDatabase, { ...opts, runId: 'run-1' })).rejects.toMatchObject({ name: 'CancelledFailure' });
-    // PostgreSQL writes instance batches two at a time: the second was in flight and is committed
-    expect(await counts(opts)).toEqual([dialect === 'postgres' ? 1000 : 500, 0, 0]);
+    // cancelled at the first commit's heartbeat (all instances): the outcomes are never started
+    expect(await counts(opts)).toEqual([N, 0, 0]);
   });
 
   test('a catalog that cannot exist fails at once, not retried', async () => {

@@ -2,8 +2,7 @@
 import * as path from 'path';
 import type { Knex } from 'knex';
 import { catalogTarget, describeDb, openCatalog } from '../../src/db/catalog';
-import { loadCatalog, rowsPerStatement, type LoadCursor } from '../../src/db/load';
-import { dicomJsonText as metaJson } from '../../src/records';
+import { loadCatalog, metaJson, rowsPerStatement, type LoadCursor } from '../../src/db/load';
 import { DICOM_METADATA_COLUMNS, migrationSource } from '../../src/db/migrations';
 import { instance, outcome, SERIES_CR, SERIES_CT, smallRun, STUDY, writeRun, catalogFactory } from './fixtures';
 
@@ -223,6 +222,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('%s catalog', (dialect) => {
           outDir: opts.outDir,
           runId: 'run-1',
           batchSize: 100,
+          rowsPerCommit: 100,
           onProgress: (c) => {
             saved = c;
             if (c.instances >= 200) throw crash;
@@ -230,11 +230,11 @@ describe.each<Dialect>(['sqlite', 'postgres'])('%s catalog', (dialect) => {
         }),
       ).rejects.toBe(crash);
       expect(saved).toEqual({ instances: 200, outcomes: 0, seriesIssues: 0 });
-      // PostgreSQL writes instance batches two at a time: the one in flight (the last 30) was committed too
-      expect(await count(db, 'dicom_metadata')).toBe(dialect === 'postgres' ? 230 : 200);
+      // exactly what the cursor says was committed
+      expect(await count(db, 'dicom_metadata')).toBe(200);
 
       const progress: LoadCursor[] = [];
-      const counts = await loadCatalog(db, { outDir: opts.outDir, runId: 'run-1', batchSize: 100, cursor: saved, onProgress: (c) => void progress.push(c) });
+      const counts = await loadCatalog(db, { outDir: opts.outDir, runId: 'run-1', batchSize: 100, rowsPerCommit: 100, cursor: saved, onProgress: (c) => void progress.push(c) });
       expect(counts).toEqual({ instances: 230, validationRows: 230, seriesIssues: 0 });
       // resumed: the first batch written was the remaining 30 instances, not the first 100 again
       expect(progress[0]).toEqual({ instances: 230, outcomes: 0, seriesIssues: 0 });
@@ -243,7 +243,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('%s catalog', (dialect) => {
     });
   });
 
-  test('a batch the database refuses fails the load with its error, after the batch in flight settles', async () => {
+  test('a statement the database refuses fails the load with its error and rolls back its transaction', async () => {
     const opts = await fresh(dialect);
     const instances = Array.from({ length: 1500 }, (_, k) => instance(k + 1));
     (instances[299].fields as { studyInstanceUid: string | null }).studyInstanceUid = null; // NOT NULL column
@@ -252,8 +252,8 @@ describe.each<Dialect>(['sqlite', 'postgres'])('%s catalog', (dialect) => {
       await expect(loadCatalog(db, { outDir: opts.outDir, runId: 'r' })).rejects.toMatchObject({
         message: expect.stringMatching(/NOT NULL constraint failed|not-null constraint/),
       });
-      // SQLite stopped at the first batch; PostgreSQL had the second in flight, and it finished
-      expect(await count(db, 'dicom_metadata')).toBe(dialect === 'postgres' ? 500 : 0);
+      // the 1500 rows are one transaction: nothing of it stays
+      expect(await count(db, 'dicom_metadata')).toBe(0);
     });
   });
 
