@@ -14,7 +14,8 @@ import { ingestDataset, progressQuery } from '../workflows';
 import type { IngestInput, IngestSummary } from '../workflows/types';
 import { workspace } from '../workspace';
 import { checkUrlReachable, resolveSource, workflowIdFor } from './source';
-import { progressLine, summaryText } from './progress';
+import { ProgressMeter, summaryText } from './progress';
+import { liveActivities } from './live';
 
 export interface IngestOptions {
   source: string;
@@ -147,9 +148,10 @@ function claimScratch(outDir: string, runId: string, fresh: boolean): void {
   fs.writeFileSync(ownerFile, JSON.stringify({ runId }));
 }
 
-/** Prints progress from the workflow's query until `result` settles. */
+/** Prints progress from the workflow's query and its pending activities (rate, time left, retries) until `result` settles. */
 async function watch<T>(workflowId: string, client: Client, result: Promise<T>): Promise<T> {
   const tty = process.stdout.isTTY;
+  const meter = new ProgressMeter();
   let last = '';
   let lastPrinted = 0;
   let settled = false;
@@ -157,7 +159,8 @@ async function watch<T>(workflowId: string, client: Client, result: Promise<T>):
   const poll = async () => {
     while (!settled) {
       try {
-        const line = progressLine(await client.workflow.getHandle(workflowId).query(progressQuery));
+        const [progress, live] = await Promise.all([client.workflow.getHandle(workflowId).query(progressQuery), liveActivities(client, workflowId)]);
+        const line = meter.line(progress, live);
         if (tty) process.stdout.write(`\r\x1b[2K${line}`);
         else if (line !== last && (Date.now() - lastPrinted > 2000 || line.split(']')[0] !== last.split(']')[0])) {
           print(line);
@@ -167,7 +170,7 @@ async function watch<T>(workflowId: string, client: Client, result: Promise<T>):
       } catch {
         /* no worker has answered yet */
       }
-      await new Promise((r) => setTimeout(r, tty ? 300 : 500));
+      await new Promise((r) => setTimeout(r, tty ? 500 : 1000));
     }
     if (tty) process.stdout.write('\n');
   };

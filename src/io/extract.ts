@@ -32,6 +32,8 @@ export interface ExtractProgress {
   entryIndex: number;
   /** Bytes inflated (zip) or listed (folder) so far. */
   bytes: number;
+  /** Bytes a zip's entries declare: what `bytes` grows to. */
+  totalBytes?: number;
 }
 
 export interface ExtractOptions {
@@ -71,7 +73,7 @@ async function writeManifest(opts: ExtractOptions, ws: Workspace): Promise<void>
     throw err;
   });
   const manifest = await openAppender(ws.entriesManifest, { bufferBytes: MANIFEST_BUFFER });
-  const onProgress = (entryIndex: number, bytes: number) => opts.onProgress?.({ phase: 'extract', entryIndex, bytes });
+  const onProgress = (entryIndex: number, bytes: number, totalBytes?: number) => opts.onProgress?.({ phase: 'extract', entryIndex, bytes, totalBytes });
   try {
     if (stat.isDirectory()) {
       await walkFolder(opts.source, { exclude: ws.root, signal: opts.signal, emit: (r) => manifest.append(r), onProgress });

@@ -29,8 +29,8 @@ export interface ZipExtractOptions {
   signal?: AbortSignal;
   /** Receives each record, in source order, i = 0, 1, 2, ... */
   emit: (record: EntryRecord) => Promise<void>;
-  /** After each record and as bytes are inflated: records so far, bytes inflated so far (often: throttle it). */
-  onProgress?: (entryIndex: number, bytes: number) => void;
+  /** After each record and as bytes are inflated: records so far, bytes inflated so far, bytes the entries declare (often: throttle it). */
+  onProgress?: (entryIndex: number, bytes: number, totalBytes: number) => void;
 }
 
 export interface ZipExtractSummary {
@@ -130,20 +130,28 @@ const CHUNK_BYTES = 16 * 1024 * 1024;
 
 let zipPool: ThreadPool<InflateBatch, InflateResult[]> | null | undefined;
 
-/** Inflates and writes a chunk's entries on a pool thread (in this thread when no compiled script exists). */
-function inflateOnPool(batch: InflateBatch): Promise<InflateResult[]> {
+/** The zip pool, started on first use; a worker starts it early (startZipPool) so its threads are up by then. */
+export function startZipPool(): ThreadPool<InflateBatch, InflateResult[]> | null {
   if (zipPool === undefined) {
     const script = compiledScript(__dirname, 'io/zip-worker.js');
     const threads = poolThreads();
     zipPool = script && threads > 1 ? new ThreadPool<InflateBatch, InflateResult[]>(script, threads) : null;
   }
-  if (!zipPool || zipPool.size === 0) return Promise.resolve(inflateBatch(batch));
-  return zipPool.run(batch);
+  return zipPool;
+}
+
+/** Inflates and writes a chunk's entries on a pool thread (in this thread when no compiled script exists). */
+function inflateOnPool(batch: InflateBatch): Promise<InflateResult[]> {
+  const pool = startZipPool();
+  if (!pool || pool.size === 0) return Promise.resolve(inflateBatch(batch));
+  return pool.run(batch);
 }
 
 class ZipExtraction {
   nextIndex = 0;
   bytes = 0;
+  /** Bytes the entries of every archive opened so far declare (nested zips count twice, as themselves and their contents). */
+  private declared = 0;
   /** Files placed (or about to be) in this run, so a second entry of the same name does not overwrite the first. */
   private readonly claimed = new Set<string>();
   /** Names seen twice so far (each second copy gets a folder of its own under DUPLICATES_DIR). */
@@ -157,6 +165,7 @@ class ZipExtraction {
 
   /** Fails at once when the entries of an archive declare more than the limit allows: nothing is inflated. */
   checkDeclared(declared: number): void {
+    this.declared += declared;
     if (this.bytes + declared > this.opts.maxUncompressedBytes) this.tooLarge(`its entries declare ${formatBytes(this.bytes + declared)} in all`);
   }
 
@@ -294,7 +303,7 @@ class ZipExtraction {
   private async emit(record: Omit<EntryRecord, 'i'>): Promise<void> {
     await this.opts.emit({ i: this.nextIndex, ...record });
     this.nextIndex++;
-    this.opts.onProgress?.(this.nextIndex, this.bytes);
+    this.opts.onProgress?.(this.nextIndex, this.bytes, this.declared);
   }
 
   /** A nested zip: recorded as skipped, its entries extracted under `<entry>.d/` and recorded right after it. */
@@ -375,7 +384,7 @@ class ZipExtraction {
   /** Adds inflated bytes to the total; past the limit the whole extraction stops. */
   private count(n: number): void {
     this.bytes += n;
-    this.opts.onProgress?.(this.nextIndex, this.bytes); // keeps heartbeats going through one huge entry
+    this.opts.onProgress?.(this.nextIndex, this.bytes, this.declared); // keeps heartbeats going through one huge entry
     if (this.bytes > this.opts.maxUncompressedBytes) this.tooLarge(`stopped after ${formatBytes(this.bytes)}`);
   }
 

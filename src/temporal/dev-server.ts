@@ -61,7 +61,7 @@ async function answers(address: string, timeoutMs: number): Promise<boolean> {
         await connection.close();
       }
     } catch {
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
   return false;
@@ -109,6 +109,10 @@ export async function ensureDevServer(outDir: string, log: (m: string) => void =
       // The worker asks for the next activity in the reply to the workflow task that schedules it: half the round
       // trip of each sequential stage (measured: 84 -> 39 ms per activity on the embedded server).
       '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+      // WAL with normal sync: the history survives a crash of the server or the machine's processes (not the last
+      // commits of a power cut); starts in about a second instead of three, and halves each sequential round trip.
+      '--sqlite-pragma', 'journal_mode=wal',
+      '--sqlite-pragma', 'synchronous=normal',
     ],
     { detached: true, stdio: ['ignore', logFd, logFd] },
   );

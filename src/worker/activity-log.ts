@@ -4,7 +4,11 @@
  */
 import type { Context } from '@temporalio/activity';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInterceptors, Next } from '@temporalio/worker';
+import * as os from 'os';
 import { logEvent } from '../log';
+
+/** Which worker ran an activity: host and process (several workers may share DIR). */
+const WORKER = `${os.hostname()}:${process.pid}`;
 
 class ActivityLog implements ActivityInboundCallsInterceptor {
   constructor(private readonly ctx: Context) {}
@@ -13,12 +17,14 @@ class ActivityLog implements ActivityInboundCallsInterceptor {
     const outDir = (input.args[0] as { outDir?: string } | undefined)?.outDir;
     if (!outDir) return next(input);
     const { activityType, attempt, workflowExecution } = this.ctx.info;
-    const where = { attempt, workflowId: workflowExecution?.workflowId, ...batchOf(input.args[0]) };
+    const where = { attempt, workflowId: workflowExecution?.workflowId, worker: WORKER, ...batchOf(input.args[0]) };
     const started = Date.now();
     logEvent(outDir, 'info', activityType, 'started', where);
     try {
       const result = await next(input);
-      logEvent(outDir, 'info', activityType, 'finished', { ...where, seconds: (Date.now() - started) / 1000, result: smallResult(result) });
+      const seconds = (Date.now() - started) / 1000;
+      const files = filesOf(result);
+      logEvent(outDir, 'info', activityType, 'finished', { ...where, seconds, ...(files ? { files, msPerFile: Number(((seconds * 1000) / files).toFixed(4)) } : {}), result: smallResult(result) });
       return result;
     } catch (err) {
       logEvent(outDir, 'error', activityType, 'failed', { ...where, seconds: (Date.now() - started) / 1000, error: (err as Error)?.message ?? String(err) });
@@ -30,6 +36,13 @@ class ActivityLog implements ActivityInboundCallsInterceptor {
 function batchOf(arg: unknown): Record<string, unknown> {
   const batchIndex = (arg as { batchIndex?: number })?.batchIndex;
   return batchIndex === undefined ? {} : { batchIndex };
+}
+
+/** The files an activity handled, from its result's counts, for the time per file. */
+function filesOf(result: unknown): number | undefined {
+  const r = (result ?? {}) as Record<string, unknown>;
+  const n = r.processed ?? r.entries ?? r.placed ?? r.instances ?? (r.counts as { entries?: number } | undefined)?.entries;
+  return typeof n === 'number' && n > 0 ? n : undefined;
 }
 
 /** Results are small by design (paths and counts); keep only their scalar fields. */

@@ -20,6 +20,7 @@ export async function createWorker(opts: { connection: NativeConnection; namespa
     activities,
     interceptors: { activity: [activityLog] },
     // Batch activities share a thread pool that uses every core; a few in flight keep it fed.
-    maxConcurrentActivityTaskExecutions: 8,
+    // DICOMFLOW_MAX_ACTIVITIES lowers it, e.g. to spread one run's batches evenly over many small workers.
+    maxConcurrentActivityTaskExecutions: Number(process.env.DICOMFLOW_MAX_ACTIVITIES) || 8,
   });
 }

@@ -10,6 +10,9 @@ import type { BatchResult, BatchStageInput, BatchStageResult } from './types';
 
 const { validateBatch, readMetadataBatch } = proxyActivities<typeof activities>({
   startToCloseTimeout: '2 hours',
+  // Through the task queue, never handed straight back to the worker that runs this workflow: the batches of one
+  // run spread over every worker polling the queue.
+  allowEagerDispatch: false,
   // Batches heartbeat every second; a worker that dies is noticed within this and its batch resumes elsewhere.
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { temporal as temporalio } from '@temporalio/proto';
 import { synthesize, type SynthManifest } from '../../src/synth';
 import { openCatalog } from '../../src/db/catalog';
 import { workspace } from '../../src/workspace';
@@ -76,6 +77,47 @@ test('ingest through an external cluster and worker into PostgreSQL; db check an
   expect(show.stdout).toMatch(new RegExp(`SOPInstanceUID \\(0008,0018\\) UI .*${sop.replace(/\./g, '\\.')}`));
   expect(show.stdout).toMatch(/PixelData \(7FE0,0010\)/);
 });
+
+test('two workers share one run: both run batches (the log names them), the catalog stays exact', async () => {
+  const dir = path.join(tmp, 'out-two-workers');
+  const queue = 'two-workers';
+  // One activity at a time each, so batches waiting in the queue go to whichever worker is free.
+  const workerEnv = { ...process.env, ...env, DICOMFLOW_MAX_ACTIVITIES: '1' };
+  const workers = [0, 1].map(() => spawn(process.execPath, [BIN, 'worker', '--task-queue', queue], { env: workerEnv, stdio: 'ignore' }));
+  try {
+    await waitForPollers(queue, 2);
+    const result = await runCli(['ingest', zip, '--out', dir, '--db', pg.url, '--task-queue', queue, '--batch-size', '3', '--concurrency', '4'], { env });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const log = fs.readFileSync(path.join(dir, 'logs', 'dicomflow.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const batches = log.filter((e) => e.stage === 'validateBatch' && e.msg === 'finished');
+    expect(batches.length).toBe(Math.ceil(manifest.entries.filter((e) => e.status !== 'skipped' && e.status !== 'refused').length / 3));
+    const ranBy = new Set(batches.map((e) => e.worker));
+    expect([...ranBy].sort()).toEqual(workers.map((w) => `${os.hostname()}:${w.pid}`).sort());
+    const knex = await openCatalog({ dbUrl: pg.url });
+    try {
+      await expectMatchesManifest(knex, dir, manifest);
+    } finally {
+      await knex.destroy();
+    }
+  } finally {
+    for (const w of workers) w.kill('SIGTERM');
+  }
+});
+
+/** Waits until `count` workers poll the activity queue, so the run's batches can go to all of them. */
+async function waitForPollers(queue: string, count: number): Promise<void> {
+  for (let attempt = 0; attempt < 150; attempt++) {
+    const { pollers } = await temporal.client.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: queue },
+      taskQueueType: temporalio.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    });
+    if ((pollers ?? []).length >= count) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${count} workers did not start polling ${queue}`);
+}
 
 test('a failed stage shows its reason; running again with the cause fixed finishes without redoing done stages', async () => {
   const dir = path.join(tmp, 'out-retry');

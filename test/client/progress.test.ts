@@ -1,4 +1,4 @@
-import { progressLine } from '../../src/client/progress';
+import { progressLine, ProgressMeter } from '../../src/client/progress';
 import { STAGES, type Progress } from '../../src/workflows/types';
 
 function progress(stage: Progress['stage'], done: string[]): Progress {
@@ -16,6 +16,29 @@ function progress(stage: Progress['stage'], done: string[]): Progress {
 test('the progress line shows the stage, files done of total, invalid so far and finished stages', () => {
   expect(progressLine(progress('validate', ['extract']))).toBe('[validate] 40/126 files, 3 invalid   done: extract 1.3s');
   expect(progressLine(progress('metadata', ['extract', 'validate']))).toBe('[metadata] 0/123 files   done: extract 1.3s, validate 1.3s');
+});
+
+test('the meter adds the rate, the time left and the time in stage, from the live heartbeats of the batches', () => {
+  const meter = new ProgressMeter();
+  const t0 = 1_000_000;
+  const p = progress('validate', ['extract']);
+  const batch = (done: number) => ({ type: 'validateBatch', attempt: 1, details: { done, bytes: 0, metadataBytes: 0 } });
+  expect(meter.line(p, [batch(0)], t0)).toBe('[validate] 40/126 files, 3 invalid   done: extract 1.3s');
+  // 20 more files in 2 s: 10 files/s, 66 left
+  expect(meter.line(p, [batch(20)], t0 + 2000)).toBe('[validate] 60/126 files, 3 invalid · 10 files/s · ETA 6.6 s · 2.0 s in stage   done: extract 1.3s');
+  // a new stage starts its own count
+  const extractLive = [{ type: 'extract', attempt: 1, details: { phase: 'extract', entryIndex: 10, bytes: 10 * 1024 * 1024, totalBytes: 40 * 1024 * 1024 } }];
+  expect(meter.line(progress('extract', []), extractLive, t0 + 3000)).toBe('[extract] unpacking: 10/40 MiB');
+  extractLive[0].details.bytes = 20 * 1024 * 1024;
+  expect(meter.line(progress('extract', []), extractLive, t0 + 5000)).toBe('[extract] unpacking: 20/40 MiB · 5.0 MiB/s · ETA 4.0 s · 2.0 s in stage');
+});
+
+test('a retry shows its attempt, its cause and when the next try comes', () => {
+  const now = Date.now();
+  const live = [{ type: 'loadDatabase', attempt: 3, details: undefined, lastFailure: 'connect ECONNREFUSED 127.0.0.1:5432', nextAttemptAt: now + 40_000 }];
+  expect(progressLine(progress('load', ['extract', 'validate', 'metadata', 'organize']), live)).toMatch(
+    /^\[load\] loading the catalog · attempt 3, connect ECONNREFUSED 127\.0\.0\.1:5432, next try in (39|40) s /,
+  );
 });
 
 test('a finished run says so once', () => {
