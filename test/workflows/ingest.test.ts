@@ -98,17 +98,19 @@ test('ingestDataset over a broken synthetic zip gives exactly the contract', asy
   }
   expect(log.find((e) => e.stage === 'organize' && e.msg === 'finished').result).toMatchObject({ duplicates: 1, conflicts: 1 });
 
-  if (process.env.DICOMFLOW_RECORD_HISTORIES) {
-    const dir = path.join(__dirname, '..', 'fixtures', 'histories');
-    // The batches ran in the parent (few of them): one history. Those of the version before work-sized batches
-    // (ingest-broken-zip*.json, with validate and metadata children) stay committed and replayed.
-    for (const id of [workflowId]) {
-      // The CLI writes the standard JSON history format that Worker.runReplayHistory reads.
-      const json = execFileSync(findTemporalCli(), ['workflow', 'show', '--address', env.address, '--workflow-id', id, '--output', 'json']);
-      fs.writeFileSync(path.join(dir, `${id.replace(/\//g, '--')}.json`), json);
-    }
-  }
+  // The batches ran in the parent (few of them): one history. Those of the version before work-sized batches
+  // (ingest-broken-zip*.json, with validate and metadata children) stay committed and replayed.
+  if (process.env.DICOMFLOW_RECORD_HISTORIES) recordHistories([workflowId]);
 });
+
+/** Saves the histories of these workflows for replay.test.ts, in the JSON the Temporal CLI writes. */
+function recordHistories(ids: string[]): void {
+  const dir = path.join(__dirname, '..', 'fixtures', 'histories');
+  for (const id of ids) {
+    const json = execFileSync(findTemporalCli(), ['workflow', 'show', '--address', env.address, '--workflow-id', id, '--output', 'json']);
+    fs.writeFileSync(path.join(dir, `${id.replace(/\//g, '--')}.json`), json);
+  }
+}
 
 test('the validate stage moves to a child that continues as new when its history grows, and still counts every file', async () => {
   const small = path.join(parent, 'source', 'small.zip');
@@ -135,4 +137,5 @@ test('the validate stage moves to a child that continues as new when its history
   expect(events!.length).toBeLessThan(80);
   // The metadata stage is one activity: the header pass already wrote its records.
   await expect(env.client.workflow.getHandle(`${workflowId}/metadata`).describe()).rejects.toThrow(/not found/);
+  if (process.env.DICOMFLOW_RECORD_HISTORIES) recordHistories([workflowId]); // the parent with its validate child
 });
