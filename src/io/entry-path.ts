@@ -2,6 +2,7 @@
  * What an archive entry's name means on disk: decoded to text, judged safe or not, and whether it is
  * macOS clutter. Pure functions, shared by the zip and folder walkers.
  */
+import { createHash } from 'crypto';
 import * as path from 'path';
 import * as iconv from 'iconv-lite';
 import { crc32 } from './crc32';
@@ -56,4 +57,29 @@ export function isMacosMetadata(relative: string): boolean {
 /** Directory entries end with a slash; they are not entries of the source. */
 export function isDirectoryName(name: string): boolean {
   return name.endsWith('/') || name.endsWith('\\');
+}
+
+/** File systems allow 255 bytes per name. */
+const MAX_NAME_BYTES = 255;
+const KEPT_NAME_BYTES = 200;
+
+/**
+ * A relative path whose every component fits a file system: a longer name becomes its first bytes, `~`, a hash of
+ * the whole name (so two long names that share a start stay apart) and its extension. The entry keeps its full
+ * name in the records; only the file on disk is named short.
+ */
+export function shortenLongNames(relative: string): string {
+  return relative
+    .split('/')
+    .map((part) => (Buffer.byteLength(part) <= MAX_NAME_BYTES ? part : shortName(part)))
+    .join('/');
+}
+
+function shortName(part: string): string {
+  const ext = path.extname(part);
+  const keepExt = Buffer.byteLength(ext) <= 16 ? ext : '';
+  let head = part.slice(0, part.length - keepExt.length);
+  while (Buffer.byteLength(head) > KEPT_NAME_BYTES) head = head.slice(0, Math.max(0, head.length - Math.ceil((Buffer.byteLength(head) - KEPT_NAME_BYTES) / 4)));
+  if (/[\ud800-\udbff]$/.test(head)) head = head.slice(0, -1); // never half a surrogate pair
+  return `${head}~${createHash('sha256').update(part).digest('hex').slice(0, 12)}${keepExt}`;
 }

@@ -11,7 +11,7 @@ import { pipeline } from 'stream/promises';
 import * as yauzl from 'yauzl';
 import type { EntryRecord } from '../records';
 import { crc32 } from './crc32';
-import { decodeEntryName, isDirectoryName, isInside, isMacosMetadata, judgeEntryPath } from './entry-path';
+import { decodeEntryName, isDirectoryName, isInside, isMacosMetadata, judgeEntryPath, shortenLongNames } from './entry-path';
 import { IoFailure, formatBytes } from './errors';
 import { startsWithLocalHeader } from './zip-signature';
 import { compiledScript, poolThreads, ThreadPool } from './thread-pool';
@@ -255,8 +255,9 @@ class ZipExtraction {
       return decided('refused', 'REFUSED_BAD_ENTRY', `cannot read entry: unsupported compression method ${entry.compressionMethod}`);
     }
 
-    let target = path.join(this.opts.extractedDir, outDir, verdict.relative);
-    if (this.claimed.has(target)) target = path.join(this.opts.extractedDir, DUPLICATES_DIR, String(this.duplicates++), outDir, verdict.relative);
+    const relative = shortenLongNames(verdict.relative);
+    let target = path.join(this.opts.extractedDir, outDir, relative);
+    if (this.claimed.has(target)) target = path.join(this.opts.extractedDir, DUPLICATES_DIR, String(this.duplicates++), outDir, relative);
     if (!isInside(this.opts.extractedDir, target)) {
       return decided('refused', 'REFUSED_UNSAFE_PATH', 'not extracted: the name resolves outside the extraction folder');
     }

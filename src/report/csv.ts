@@ -10,6 +10,8 @@ export type CsvCell = string | number | null | undefined;
 const FORMULA_START = /^[=+\-@\t\r]/;
 /** A cell holding one of these must be quoted (RFC 4180 section 2.6). */
 const NEEDS_QUOTES = /[",\r\n]/;
+/** Control characters other than tab, CR and LF (a NUL from a zip entry name breaks most CSV readers): shown as \xNN. */
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
 
 /**
  * One cell. Text that a spreadsheet would run as a formula gets a leading single quote; numbers are
@@ -18,7 +20,7 @@ const NEEDS_QUOTES = /[",\r\n]/;
 export function csvCell(value: CsvCell): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
-  let text = value;
+  let text = value.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   if (FORMULA_START.test(text)) text = `'${text}`;
   return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }

@@ -204,6 +204,27 @@ test('a second entry with the same name gets its own file; the first keeps its b
   expect(records[1].file!.startsWith(workspace(outDir).extractedDir + path.sep)).toBe(true);
 });
 
+test('a name too long for the file system is extracted under a shortened name, never refused', async () => {
+  const long = `series/${'a'.repeat(300)}.dcm`;
+  const longer = `series/${'é'.repeat(200)}.dcm`; // 400 bytes of UTF-8
+  const { records } = await run(await buildZip([
+    { name: long, data: 'one' },
+    { name: longer, data: 'two' },
+    { name: `series/${'a'.repeat(300)}-other.dcm`, data: 'three' },
+  ]));
+  expect(records.map(brief)).toEqual([
+    [0, long, null, null],
+    [1, longer, null, null],
+    [2, `series/${'a'.repeat(300)}-other.dcm`, null, null],
+  ]);
+  for (const r of records) {
+    expect(path.basename(r.file!).endsWith('.dcm')).toBe(true);
+    expect(Buffer.byteLength(path.basename(r.file!))).toBeLessThanOrEqual(255);
+  }
+  expect(records.map((r) => fs.readFileSync(r.file!, 'utf8'))).toEqual(['one', 'two', 'three']);
+  expect(new Set(records.map((r) => r.file)).size).toBe(3);
+});
+
 test('names without the UTF-8 flag are decoded as CP437', async () => {
   let zip = await buildZip([{ name: 'cafX.dcm', data: 'x' }]);
   zip = clearUtf8Flags(patchName(zip, 'cafX.dcm', Buffer.from([0x63, 0x61, 0x66, 0x82, 0x2e, 0x64, 0x63, 0x6d])));

@@ -34,6 +34,12 @@ describe('csvCell', () => {
     expect(csvCell(Number.NaN)).toBe('');
   });
 
+  it('shows control characters (a NUL from a zip entry name) as \\xNN, never raw', () => {
+    expect(csvCell('evil\u0000name.dcm')).toBe('evil\\x00name.dcm');
+    expect(csvCell('bell\u0007 and del\u007f')).toBe('bell\\x07 and del\\x7f');
+    expect(csvCell('tab\tstays')).toBe('tab\tstays');
+  });
+
   it('ends each row with CRLF', () => {
     expect(csvRow(['a', 1, null, 'b,c'])).toBe('a,1,,"b,c"\r\n');
   });
