@@ -2,7 +2,7 @@
  * The `dicomflow` command:
  *   ingest <source> [--out DIR] [--db URL] [--sha256 HEX] [--run-id ID] [--rerun] [--batch-size N] [--concurrency N]
  *   worker [--task-queue Q]                 a worker for an external Temporal cluster (TEMPORAL_ADDRESS)
- *   synth --patients N [--slices M] [--size PX] [--broken] --out X.zip
+ *   synth --patients N [--slices M] [--size PX] [--broken] [--deflate] [--seed S] --out X.zip
  *   db check [--out DIR | --db URL]         the catalog's checks (counts, nulls, schema)
  *   show <sop-instance-uid> [--out DIR | --db URL]
  *   demo [--out DIR]                        synthesize a small dataset and ingest it
@@ -17,7 +17,7 @@ const USAGE = `usage:
   dicomflow ingest <zip | folder | http(s) URL> [--out DIR] [--db URL] [--sha256 HEX] [--run-id ID] [--rerun]
                    [--batch-size N] [--concurrency N] [--task-queue Q] [--max-gib N]
   dicomflow worker [--task-queue Q]
-  dicomflow synth --patients N [--slices M] [--size PX] [--broken] [--seed S] --out X.zip
+  dicomflow synth --patients N [--slices M] [--size PX] [--broken] [--deflate] [--seed S] --out X.zip
   dicomflow db check [--out DIR | --db URL]
   dicomflow show <sop-instance-uid> [--out DIR | --db URL]
   dicomflow demo [--out DIR]
