@@ -63,7 +63,7 @@ export function countRows(dbFile: string, table: string): Promise<number> {
 }
 
 function expectRows(what: string, rows: number, ds: Dataset): void {
-  if (rows !== ds.manifest.instances.length) throw new Error(`${what} on ${ds.name}: ${rows} catalog rows, expected ${ds.manifest.instances.length}`);
+  if (rows !== ds.instances) throw new Error(`${what} on ${ds.name}: ${rows} catalog rows, expected ${ds.instances}`);
 }
 
 function countFiles(dir: string): number {
@@ -74,7 +74,7 @@ const remove = (dir: string) => fs.rmSync(dir, { recursive: true, force: true })
 
 /** Two `unzip` processes at once, each extracting half of the patients: the 2-core floor of any extraction. */
 export function unzipPair(ds: Dataset, work: string): Contender {
-  const patients = [...new Set(ds.manifest.entries.map((e) => e.path.split('/').slice(0, 2).join('/')))].sort();
+  const patients = [...ds.patientFolders].sort();
   if (!patients.every((p) => p.startsWith('LIDC-IDRI/'))) throw new Error(`${ds.name}: entries outside LIDC-IDRI/<patient>/`);
   const half = Math.ceil(patients.length / 2);
   const parts = [patients.slice(0, half), patients.slice(half)].filter((p) => p.length > 0);

@@ -12,11 +12,18 @@ export interface DatasetSpec {
   size: number;
 }
 
-export interface Dataset extends DatasetSpec {
-  zip: string;
-  manifest: SynthManifest;
+/** What the bench needs of a dataset's manifest (the whole manifest of the scale set is ~200 MB of JSON). */
+interface Facts {
   /** zip entries (files in the source) */
   entries: number;
+  /** unique valid instances: the rows a catalog must end with */
+  instances: number;
+  /** the top two levels of the entries' paths, 'LIDC-IDRI/LIDC-IDRI-0001', in order */
+  patientFolders: string[];
+}
+
+export interface Dataset extends DatasetSpec, Facts {
+  zip: string;
   /** bytes of the entries, and of the zip */
   bytes: number;
   zipBytes: number;
@@ -39,19 +46,24 @@ const describe = (s: DatasetSpec) => `${s.patients} patients x ${s.slices} slice
 export async function dataset(spec: DatasetSpec, dir: string, log: (line: string) => void): Promise<Dataset> {
   const stem = `${spec.name}-p${spec.patients}-s${spec.slices}-px${spec.size}-deflate-${synthFingerprint()}`;
   const zip = path.join(dir, `${stem}.zip`);
-  const manifestFile = path.join(dir, `${stem}.manifest.json`);
-  let manifest: SynthManifest;
-  if (fs.existsSync(zip) && fs.existsSync(manifestFile)) {
-    manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as SynthManifest;
+  const factsFile = path.join(dir, `${stem}.json`);
+  let facts: Facts;
+  if (fs.existsSync(zip) && fs.existsSync(factsFile)) {
+    facts = JSON.parse(fs.readFileSync(factsFile, 'utf8')) as Facts;
     log(`${spec.name}: reusing ${zip}`);
   } else {
     const t0 = performance.now();
     log(`${spec.name}: synthesizing ${describe(spec)} (deflated) ...`);
-    manifest = await synthesize({ patients: spec.patients, slices: spec.slices, size: spec.size, deflate: true, out: zip });
-    fs.writeFileSync(manifestFile, JSON.stringify(manifest));
+    facts = factsOf(await synthesize({ patients: spec.patients, slices: spec.slices, size: spec.size, deflate: true, out: zip }));
+    fs.writeFileSync(factsFile, JSON.stringify(facts));
     log(`${spec.name}: made in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
-  return { ...spec, zip, manifest, entries: manifest.entries.length, bytes: await uncompressedBytes(zip), zipBytes: fs.statSync(zip).size };
+  return { ...spec, ...facts, zip, bytes: await uncompressedBytes(zip), zipBytes: fs.statSync(zip).size };
+}
+
+function factsOf(m: SynthManifest): Facts {
+  const folders = m.entries.map((e) => e.path.split('/').slice(0, 2).join('/'));
+  return { entries: m.entries.length, instances: m.instances.length, patientFolders: [...new Set(folders)] };
 }
 
 /** Sum of the entries' sizes, from the zip's central directory (zip64 included: the scale set has 250k entries). */
@@ -72,8 +84,8 @@ function uncompressedBytes(zip: string): Promise<number> {
 }
 
 /** The same dataset's entries as loose files under `dir` (what extracting the zip gives), for the header row. */
-export async function datasetFolder(spec: DatasetSpec, dir: string): Promise<SynthManifest> {
-  return writeSynthFolder({ patients: spec.patients, slices: spec.slices, size: spec.size, outDir: dir });
+export async function datasetFolder(spec: DatasetSpec, dir: string): Promise<void> {
+  await writeSynthFolder({ patients: spec.patients, slices: spec.slices, size: spec.size, outDir: dir });
 }
 
 export { describe };
