@@ -1,11 +1,12 @@
 /**
  * The `dicomflow` command:
  *   ingest <source> [--out DIR] [--db URL] [--sha256 HEX] [--run-id ID] [--rerun] [--batch-size N] [--concurrency N]
- *   worker [--task-queue Q]                 a worker for an external Temporal cluster (TEMPORAL_ADDRESS)
- *   synth --patients N [--slices M] [--size PX] [--broken] --out X.zip
+ *   worker [--out DIR] [--task-queue Q]     a worker for TEMPORAL_ADDRESS's cluster, or for DIR's local Temporal server
+ *   synth --patients N [--slices M] [--size PX] [--broken] [--deflate] [--seed S] --out X.zip
  *   db check [--out DIR | --db URL]         the catalog's checks (counts, nulls, schema)
  *   show <sop-instance-uid> [--out DIR | --db URL]
  *   demo [--out DIR]                        synthesize a small dataset and ingest it
+ *   server start [--out DIR]                start (or find) the embedded Temporal server of DIR, print its address
  *   server stop [--out DIR]                 stop the embedded Temporal server of DIR
  *   codes                                   the validation codes, as a Markdown table
  *   setup                                   find or build the Temporal CLI
@@ -16,11 +17,12 @@ import { UsageError } from '../client/source';
 const USAGE = `usage:
   dicomflow ingest <zip | folder | http(s) URL> [--out DIR] [--db URL] [--sha256 HEX] [--run-id ID] [--rerun]
                    [--batch-size N] [--concurrency N] [--task-queue Q] [--max-gib N]
-  dicomflow worker [--task-queue Q]
-  dicomflow synth --patients N [--slices M] [--size PX] [--broken] [--seed S] --out X.zip
+  dicomflow worker [--out DIR] [--task-queue Q]   (TEMPORAL_ADDRESS's cluster, else DIR's local server)
+  dicomflow synth --patients N [--slices M] [--size PX] [--broken] [--deflate] [--seed S] --out X.zip
   dicomflow db check [--out DIR | --db URL]
   dicomflow show <sop-instance-uid> [--out DIR | --db URL]
   dicomflow demo [--out DIR]
+  dicomflow server start [--out DIR]
   dicomflow server stop [--out DIR]
   dicomflow codes
   dicomflow setup`;
@@ -93,7 +95,7 @@ async function run(argv: string[]): Promise<number> {
     case 'worker': {
       const { flags } = parseArgs(rest);
       const { runWorker } = await import('./worker-command');
-      return runWorker({ taskQueue: str(flags, 'task-queue') });
+      return runWorker({ taskQueue: str(flags, 'task-queue'), outDir: str(flags, 'out') });
     }
     case 'synth': {
       const { synthCommand } = await import('../synth/cli');
@@ -120,10 +122,24 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'server': {
       const { positional, flags } = parseArgs(rest);
-      if (positional[0] !== 'stop') throw new UsageError('usage: dicomflow server stop [--out DIR]');
-      const { stopDevServer } = await import('../temporal/dev-server');
+      if (positional.length !== 1 || !['start', 'stop'].includes(positional[0])) {
+        throw new UsageError('usage: dicomflow server start [--out DIR] | dicomflow server stop [--out DIR]');
+      }
+      const { ensureDevServer, stopDevServer } = await import('../temporal/dev-server');
       const outDir = path.resolve(str(flags, 'out') ?? DEFAULT_OUT);
-      process.stdout.write((await stopDevServer(outDir)) ? `stopped the Temporal server of ${outDir}\n` : `no Temporal server is running for ${outDir}\n`);
+      if (positional[0] === 'stop') {
+        process.stdout.write((await stopDevServer(outDir)) ? `stopped the Temporal server of ${outDir}\n` : `no Temporal server is running for ${outDir}\n`);
+        return 0;
+      }
+      const server = await ensureDevServer(outDir, (m) => process.stderr.write(m + '\n'));
+      process.stdout.write(
+        `${server.reused ? `The Temporal server of ${outDir} is already running` : `Started the Temporal server of ${outDir}; it keeps running`} (pid ${server.pid})\n` +
+          `  gRPC address  ${server.address}\n` +
+          `  Web UI        ${server.uiUrl}\n` +
+          `  workers:  dicomflow worker --out ${outDir}\n` +
+          `  clients:  TEMPORAL_ADDRESS=${server.address} dicomflow ingest <source> --out ${outDir}\n` +
+          `  stop it:  dicomflow server stop --out ${outDir}\n`,
+      );
       return 0;
     }
     case 'codes': {

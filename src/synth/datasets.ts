@@ -66,6 +66,8 @@ export interface SeriesPlan {
   /** z of the first slice; later slices step down by sliceThickness */
   zStart: number;
   nodule: Nodule | null;
+  /** seed of the CT pixel noise (pixels.ts ctNoise), so every series has its own */
+  noiseSeed: number;
 }
 
 export interface InstancePlan {
@@ -150,6 +152,7 @@ export function ctSeriesPlan(seed: number, label: string, o: { size: number; sli
       slice: Math.floor(o.slices / 2),
       halfExtent: Math.max(1, Math.floor(o.slices / 4)),
     },
+    noiseSeed: intIn(seed, `${label}/noise`, 0, 0x7fffffff),
   };
 }
 
@@ -177,6 +180,7 @@ export function radiographSeriesPlan(seed: number, label: string, o: { size: num
     frameOfReferenceUid: uid(seed, `${label}/for`),
     zStart: 0,
     nodule: null,
+    noiseSeed: 0,
   };
 }
 
@@ -266,7 +270,7 @@ export function instanceElements(i: InstancePlan): El[] {
       { tag: '00281052', vr: 'DS', value: -1024 },
       { tag: '00281053', vr: 'DS', value: 1 },
       { tag: '00281054', vr: 'LO', value: 'HU' },
-      { tag: '7FE00010', vr: 'OW', value: ctSlice(s.rows, i.index, s.nodule) },
+      { tag: '7FE00010', vr: 'OW', value: ctSlice(s.rows, i.index, s.nodule, s.noiseSeed) },
     );
   } else {
     els.push(

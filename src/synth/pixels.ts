@@ -23,10 +23,27 @@ export function noduleRadiusAt(n: Nodule, slice: number): number {
 }
 
 /**
- * A CT slice as stored values for PixelRepresentation 1 with RescaleIntercept -1024:
- * 0 = air (-1024 HU), ~200 = lung, ~1064 = soft tissue, ~1700 = bone.
+ * Deterministic noise of a CT pixel, in HU: a triangular distribution on -31..31 (standard deviation ~13 HU, the
+ * order of real CT noise in soft tissue), from an integer hash of (x, y, slice, seed). Without it the slices are so
+ * smooth that deflate shrinks them to ~1 %; with it a 512x512 slice deflates to ~43 %, as real CT does (40-50 %).
  */
-export function ctSlice(size: number, slice: number, nodule: Nodule | null): Uint8Array {
+export function ctNoise(x: number, y: number, slice: number, seed: number): number {
+  let h = Math.imul(x, 0x9e3779b1) ^ Math.imul(y, 0x85ebca77) ^ Math.imul(slice, 0xc2b2ae3d) ^ seed;
+  h ^= h >>> 16; // murmur3's finalizer: every input bit reaches every output bit
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h & 31) + ((h >>> 8) & 31) - 31;
+}
+
+/**
+ * A CT slice as stored values for PixelRepresentation 1 with RescaleIntercept -1024:
+ * 0 = air (-1024 HU), ~200 = lung, ~1064 = soft tissue, ~1700 = bone, each with a few HU of noise (ctNoise) inside
+ * the scanner's circular field of view; outside it (the corners) the value is exactly 0, as a padded scan is
+ * constant there.
+ */
+export function ctSlice(size: number, slice: number, nodule: Nodule | null, noiseSeed = 0): Uint8Array {
   const px = new Int16Array(size * size);
   const c = size / 2;
   const nr = nodule ? noduleRadiusAt(nodule, slice) : 0;
@@ -49,6 +66,9 @@ export function ctSlice(size: number, slice: number, nodule: Nodule | null): Uin
         const dy = y - nodule!.y;
         if (dx * dx + dy * dy <= nr * nr) value = 1100;
       }
+      const fu = (x + 0.5 - c) / c;
+      const fv = (y + 0.5 - c) / c;
+      if (fu * fu + fv * fv <= 1) value += ctNoise(x, y, slice, noiseSeed);
       px[y * size + x] = value;
     }
   }

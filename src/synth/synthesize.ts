@@ -35,12 +35,12 @@ export function planOptions(opts: Omit<SynthOptions, 'out'>): PlanOptions {
 export async function synthesize(opts: SynthOptions): Promise<SynthManifest> {
   const entries = await planDataset(planOptions(opts));
   fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-  await writeZipFile(flatSources(entries), opts.out);
+  await writeZipFile(flatSources(entries, !!opts.deflate), opts.out);
   return manifestOf(entries);
 }
 
-function flatSources(entries: PlannedEntry[]) {
-  return entries.map((e) => ({ name: e.path, data: e.data, compress: e.compress }));
+function flatSources(entries: PlannedEntry[], deflate: boolean) {
+  return entries.map((e) => ({ name: e.path, data: e.data, compress: deflate || e.compress }));
 }
 
 /**

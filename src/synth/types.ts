@@ -11,6 +11,11 @@ export interface SynthOptions {
   broken?: boolean;
   /** default 1; the same options give a byte-identical zip */
   seed?: number;
+  /**
+   * Deflate every entry, DICOM included, as `zip -r` and TCIA's downloads do (a CT zip then holds ~40-50 % of
+   * the bytes). Default false: DICOM entries are stored, only the XML reads are deflated. Zips only.
+   */
+  deflate?: boolean;
   /** the .zip to write */
   out: string;
 }

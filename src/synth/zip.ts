@@ -14,7 +14,7 @@ export interface ZipSource {
   /** The entry name as it must appear in the zip, unsafe names included. */
   name: string;
   data: () => Buffer;
-  /** Deflate (for text); DICOM is stored, as most real archives of it are. */
+  /** Deflate: text always; DICOM only with the `deflate` option (else stored, which extracts fastest). */
   compress: boolean;
 }
 

@@ -43,6 +43,7 @@ test('parses every option', () => {
     seed: 0,
     out: 'a.zip',
   });
+  expect(parseSynthArgs(['--patients', '1', '--deflate', '--out', 'a.zip'])).toEqual({ patients: 1, deflate: true, out: 'a.zip' });
 });
 
 test.each([

@@ -144,6 +144,26 @@ test('DICOM entries are stored, XML entries deflated', () => {
   }
 });
 
+test('deflate: every entry deflated, the same entry bytes and manifest; CT slices compress like real CT', async () => {
+  const deflated = path.join(tmp, 'deflated.zip');
+  const m = await synthesize({ ...OPTS, deflate: true, out: deflated });
+  expect(m).toEqual(manifest);
+  const flat = await readZipFlat(deflated);
+  const outer = flat.filter((i) => !i.name.startsWith('extra/nested.zip/'));
+  expect(outer.every((i) => i.method === 8)).toBe(true);
+  expect(flat.map((i) => i.name)).toEqual(items.map((i) => i.name));
+  for (const i of flat) expect(i.data.equals(byPath.get(i.name)!.data)).toBe(true);
+  // The same options again: the same bytes.
+  const again = path.join(tmp, 'deflated-again.zip');
+  await synthesize({ ...OPTS, deflate: true, out: again });
+  expect(fs.readFileSync(again).equals(fs.readFileSync(deflated))).toBe(true);
+  // CT pixels carry noise, so a slice does not deflate to almost nothing (real CT: 40-50 %).
+  const ct = readCentralDirectory(fs.readFileSync(deflated)).filter((e) => CT_FILE.test(e.name.toString('utf8')));
+  const ratio = ct.reduce((s, e) => s + e.compressedSize, 0) / ct.reduce((s, e) => s + e.uncompressedSize, 0);
+  expect(ratio).toBeGreaterThan(0.3);
+  expect(ratio).toBeLessThan(0.6);
+});
+
 test('TCIA layout: per patient one CT series with its XML read and one CR/DX image in another study', () => {
   for (let p = 1; p <= OPTS.patients; p++) {
     const id = `LIDC-IDRI-${String(p).padStart(4, '0')}`;

@@ -1,0 +1,204 @@
+/**
+ * The contenders of the end-to-end rows. Each `once()` prepares untimed (fresh output folder; for dicomflow with
+ * server and worker up: DIR's Temporal server and a `dicomflow worker` process), writes dirty pages out, warms the
+ * zip, times ONE command from spawn to exit, then checks the result and cleans up, untimed.
+ */
+import type { ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as sqlite3 from 'sqlite3';
+import type { Dataset } from './datasets';
+import { dicomflow, DICOMFLOW, envWith, ok, peakRss, run, ROOT, startUntil, stop, syncDisks, warm } from './proc';
+
+export const NOTEBOOK = path.join(ROOT, 'bench', 'notebook.py');
+export const PYTHON = '/usr/bin/python3';
+
+export interface Sample {
+  ms: number;
+  /** one line of facts about the run (stage times, rows) for the notes */
+  facts: string;
+  /** peak RSS of the worker process (dicomflow with server and worker up) */
+  workerPeakRss?: number;
+}
+
+export interface Contender {
+  label: string;
+  once: () => Promise<Sample>;
+}
+
+/** What is running that the bench started: stopped on exit, Ctrl-C included. */
+const liveServers = new Set<string>();
+const liveWorkers = new Set<ChildProcess>();
+let counter = 0;
+
+export async function stopEverything(): Promise<void> {
+  for (const w of liveWorkers) await stop(w, 5000).catch(() => undefined);
+  liveWorkers.clear();
+  for (const dir of liveServers) await dicomflow(['server', 'stop', '--out', dir]).catch(() => undefined);
+  liveServers.clear();
+}
+
+/** A fresh output folder path under `work` (not created). */
+function freshDir(work: string, label: string): string {
+  return path.join(work, `${label}-${++counter}`);
+}
+
+function beforeTimed(zip: string): void {
+  syncDisks();
+  warm([zip]);
+}
+
+/** Rows of a SQLite table, read through the sqlite3 driver the catalog uses. */
+export function countRows(dbFile: string, table: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(dbFile, sqlite3.OPEN_READONLY, (err) => {
+      if (err) return reject(new Error(`${dbFile}: ${err.message}`));
+      db.get(`SELECT COUNT(*) AS n FROM ${table}`, (e: Error | null, row: { n: number } | undefined) => {
+        db.close();
+        if (e) reject(new Error(`${dbFile}: ${e.message}`));
+        else resolve(row!.n);
+      });
+    });
+  });
+}
+
+function expectRows(what: string, rows: number, ds: Dataset): void {
+  if (rows !== ds.instances) throw new Error(`${what} on ${ds.name}: ${rows} catalog rows, expected ${ds.instances}`);
+}
+
+function countFiles(dir: string): number {
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).length;
+}
+
+const remove = (dir: string) => fs.rmSync(dir, { recursive: true, force: true });
+
+/** Two `unzip` processes at once, each extracting half of the patients: the 2-core floor of any extraction. */
+export function unzipPair(ds: Dataset, work: string): Contender {
+  const patients = [...ds.patientFolders].sort();
+  if (!patients.every((p) => p.startsWith('LIDC-IDRI/'))) throw new Error(`${ds.name}: entries outside LIDC-IDRI/<patient>/`);
+  const half = Math.ceil(patients.length / 2);
+  const parts = [patients.slice(0, half), patients.slice(half)].filter((p) => p.length > 0);
+  return {
+    label: '2 x unzip',
+    once: async () => {
+      const dir = freshDir(work, 'unzip');
+      fs.mkdirSync(dir);
+      beforeTimed(ds.zip);
+      const t0 = performance.now();
+      const done = await Promise.all(parts.map((mine, k) => run('unzip', ['-q', '-o', ds.zip, ...mine.map((p) => `${p}/*`), '-d', path.join(dir, String(k))])));
+      const ms = performance.now() - t0;
+      done.forEach((r, k) => ok(`unzip (half ${k + 1})`, r));
+      const files = countFiles(dir);
+      remove(dir);
+      if (files !== ds.entries) throw new Error(`2 x unzip on ${ds.name}: ${files} files, expected ${ds.entries}`);
+      return { ms, facts: `${parts.map((p) => p.length).join(' + ')} patients, ${files} files` };
+    },
+  };
+}
+
+/** bench/notebook.py with Debian's python3: the seed notebook's pipeline, one sequential script. */
+export function notebook(ds: Dataset, work: string): Contender {
+  return {
+    label: 'notebook',
+    once: async () => {
+      const dir = freshDir(work, 'notebook');
+      beforeTimed(ds.zip);
+      const r = ok('bench/notebook.py', await run(PYTHON, [NOTEBOOK, ds.zip, dir]));
+      const rows = await countRows(path.join(dir, 'mydatabase.db'), 'dicom_metadata');
+      remove(dir);
+      expectRows('notebook', rows, ds);
+      return { ms: r.ms, facts: r.stdout.trim().split('\n').pop()!.replace(/^notebook: /, '') };
+    },
+  };
+}
+
+/** "time per stage: extract 1.9 s, validate 2.0 s, ..." from the summary, shortened. */
+function stagesOf(stdout: string): string {
+  const line = stdout.split('\n').find((l) => l.includes('time per stage:'));
+  return line ? line.replace(/.*time per stage:\s*/, 'stages: ') : 'no stage times printed';
+}
+
+function tail(file: string, lines = 20): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * dicomflow with its Temporal server and a worker already up: `dicomflow server start --out DIR` and
+ * `dicomflow worker --out DIR` (untimed), then `TEMPORAL_ADDRESS=<server> dicomflow ingest ZIP --out DIR` timed as
+ * a pure client (it starts no server and no worker). `inspect` runs after the ingest, before the teardown.
+ */
+export function dicomflowWarm(ds: Dataset, work: string, inspect?: (address: string, dir: string) => Promise<string>): Contender {
+  const local = envWith({ TEMPORAL_ADDRESS: undefined, TEMPORAL_UI_URL: undefined });
+  return {
+    label: 'dicomflow, server+worker up',
+    once: async () => {
+      const dir = freshDir(work, 'warm');
+      liveServers.add(dir);
+      const started = ok('dicomflow server start', await dicomflow(['server', 'start', '--out', dir], local));
+      const address = /gRPC address\s+(\S+)/.exec(started.stdout)?.[1];
+      if (!address) throw new Error(`dicomflow server start printed no gRPC address:\n${started.stdout}`);
+      const workerLog = `${dir}.worker.log`;
+      const worker = await startUntil(process.execPath, [DICOMFLOW, 'worker', '--out', dir], /dicomflow worker polling/, { env: local, log: workerLog });
+      liveWorkers.add(worker);
+      let sample: Sample;
+      try {
+        beforeTimed(ds.zip);
+        const r = await dicomflow(['ingest', ds.zip, '--out', dir], envWith({ TEMPORAL_ADDRESS: address, TEMPORAL_UI_URL: undefined }));
+        if (r.code !== 0) throw new Error(`dicomflow ingest (client) exited with ${r.code}:\n${r.stdout}\n${r.stderr}\nworker log:\n${tail(workerLog)}`);
+        if (/local Temporal server/.test(r.stdout)) throw new Error('dicomflow ingest with TEMPORAL_ADDRESS used a local server');
+        const workerPeakRss = peakRss(worker.pid!) ?? undefined;
+        const inspected = inspect ? `; ${await inspect(address, dir)}` : '';
+        sample = { ms: r.ms, facts: `${stagesOf(r.stdout)}${inspected}`, workerPeakRss };
+      } finally {
+        await stop(worker);
+        liveWorkers.delete(worker);
+        await dicomflow(['server', 'stop', '--out', dir]);
+        liveServers.delete(dir);
+      }
+      expectRows('dicomflow', await countRows(path.join(dir, 'dicom.db'), 'dicom_metadata'), ds);
+      remove(dir);
+      fs.rmSync(workerLog, { force: true });
+      return sample;
+    },
+  };
+}
+
+/** dicomflow cold: no server yet; `dicomflow ingest ZIP --out DIR` starts DIR's server and runs its own worker. */
+export function dicomflowCold(ds: Dataset, work: string): Contender {
+  return {
+    label: 'dicomflow, cold',
+    once: async () => {
+      const dir = freshDir(work, 'cold');
+      liveServers.add(dir);
+      let r;
+      try {
+        beforeTimed(ds.zip);
+        r = ok('dicomflow ingest (cold)', await dicomflow(['ingest', ds.zip, '--out', dir], envWith({ TEMPORAL_ADDRESS: undefined, TEMPORAL_UI_URL: undefined })));
+        if (!/Started the local Temporal server/.test(r.stdout)) throw new Error('dicomflow ingest (cold) did not start its own server');
+      } finally {
+        await dicomflow(['server', 'stop', '--out', dir]);
+        liveServers.delete(dir);
+      }
+      expectRows('dicomflow (cold)', await countRows(path.join(dir, 'dicom.db'), 'dicom_metadata'), ds);
+      remove(dir);
+      return { ms: r.ms, facts: stagesOf(r.stdout) };
+    },
+  };
+}
+
+/** Runs every contender `runs` times, alternating A B C A B C so drift hits all alike. */
+export async function alternate(runs: number, contenders: Contender[], log: (line: string) => void): Promise<Sample[][]> {
+  const samples: Sample[][] = contenders.map(() => []);
+  for (let r = 0; r < runs; r++) {
+    for (const [k, c] of contenders.entries()) {
+      const s = await c.once();
+      samples[k].push(s);
+      log(`   run ${r + 1}/${runs} ${c.label}: ${(s.ms / 1000).toFixed(2)} s`);
+    }
+  }
+  return samples;
+}
