@@ -14,6 +14,21 @@
 import type { Code } from './codes';
 import type { InstanceFields, SeriesIssueRecord } from '../records';
 
+/** What the checks read of an instance: its series, numbers and geometry (organize keeps only this per instance). */
+export type SeriesSlice = Pick<
+  InstanceFields,
+  | 'seriesInstanceUid'
+  | 'instanceNumber'
+  | 'imagePositionPatient'
+  | 'imageOrientationPatient'
+  | 'sliceThickness'
+  | 'pixelSpacingRow'
+  | 'pixelSpacingCol'
+  | 'rows'
+  | 'columns'
+  | 'modality'
+>;
+
 export interface SeriesCheckOptions {
   /** Relative tolerance on slice spacing, as a fraction of the expected value. Default 0.1. */
   spacingTolerance?: number;
@@ -91,7 +106,7 @@ function median(sorted: number[]): number {
 
 type Finding = { code: Code; message: string };
 
-function instanceNumberFindings(series: InstanceFields[]): Finding[] {
+function instanceNumberFindings(series: SeriesSlice[]): Finding[] {
   const numbers = present(series.map((s) => s.instanceNumber)).filter(Number.isInteger);
   const findings: Finding[] = [];
   const repeated = tally(numbers.map(String)).filter(([, n]) => n > 1);
@@ -125,8 +140,8 @@ function instanceNumberFindings(series: InstanceFields[]): Finding[] {
   return findings;
 }
 
-function duplicatePositionFindings(series: InstanceFields[]): Finding[] {
-  const byPosition = new Map<string, InstanceFields[]>();
+function duplicatePositionFindings(series: SeriesSlice[]): Finding[] {
+  const byPosition = new Map<string, SeriesSlice[]>();
   for (const s of series) {
     if (!isFiniteVector(s.imagePositionPatient, 3)) continue;
     const key = `(${s.imagePositionPatient.map(num).join(', ')})`;
@@ -136,7 +151,7 @@ function duplicatePositionFindings(series: InstanceFields[]): Finding[] {
   }
   const shared = [...byPosition.entries()].filter(([, g]) => g.length > 1);
   if (shared.length === 0) return [];
-  const describe = ([key, group]: [string, InstanceFields[]]) => {
+  const describe = ([key, group]: [string, SeriesSlice[]]) => {
     const numbers = present(group.map((s) => s.instanceNumber));
     const who = numbers.length === group.length ? `InstanceNumber ${numbers.join(', ')}` : plural(group.length, 'instance');
     return `${key} by ${who}`;
@@ -144,7 +159,7 @@ function duplicatePositionFindings(series: InstanceFields[]): Finding[] {
   return [{ code: 'DUPLICATE_POSITION', message: `ImagePositionPatient shared by several instances: ${listed(shared.map(describe), 5)}` }];
 }
 
-function mixedValueFindings(series: InstanceFields[]): Finding[] {
+function mixedValueFindings(series: SeriesSlice[]): Finding[] {
   const findings: Finding[] = [];
   const mixed = (code: Code, label: string, values: (string | null)[]) => {
     const t = tally(present(values));
@@ -164,7 +179,7 @@ function mixedValueFindings(series: InstanceFields[]): Finding[] {
   return findings;
 }
 
-function spacingFindings(series: InstanceFields[], relative: number, absoluteMm: number): Finding[] {
+function spacingFindings(series: SeriesSlice[], relative: number, absoluteMm: number): Finding[] {
   const placed = series.filter((s) => isFiniteVector(s.imagePositionPatient, 3) && isFiniteVector(s.imageOrientationPatient, 6));
   if (placed.length < 3) return [];
   const normal = sliceNormal(placed[0].imageOrientationPatient!);
@@ -214,10 +229,10 @@ function spacingFindings(series: InstanceFields[], relative: number, absoluteMm:
 }
 
 /** Findings for every series among `instances`, series in first-seen order, codes in a fixed order per series. */
-export function checkSeries(instances: InstanceFields[], opts: SeriesCheckOptions = {}): SeriesIssueRecord[] {
+export function checkSeries(instances: SeriesSlice[], opts: SeriesCheckOptions = {}): SeriesIssueRecord[] {
   const relative = opts.spacingTolerance ?? DEFAULT_RELATIVE;
   const absoluteMm = opts.spacingToleranceMm ?? DEFAULT_ABSOLUTE_MM;
-  const bySeries = new Map<string, InstanceFields[]>();
+  const bySeries = new Map<string, SeriesSlice[]>();
   for (const inst of instances) {
     const group = bySeries.get(inst.seriesInstanceUid) ?? [];
     group.push(inst);

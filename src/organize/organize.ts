@@ -22,7 +22,7 @@ import {
   type ValidateRecord,
 } from '../records';
 import { openAppender, readJsonLines, readLineBatches, writeJsonLines } from '../io/jsonl';
-import { checkSeries } from '../dicom/series-checks';
+import { checkSeries, type SeriesSlice } from '../dicom/series-checks';
 import { organizedPath } from './tree';
 import { Placer, sameBytes } from './place';
 
@@ -43,6 +43,7 @@ export interface OrganizeOptions {
   signal?: AbortSignal;
 }
 
+/** A copy of an instance: where it came from and where its bytes are. */
 interface Kept {
   i: number;
   source: string;
@@ -77,31 +78,27 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
     }
   }
 
-  // 1. Decide, in source order, which file is kept for each SOP Instance UID.
-  const kept = new Map<string, Kept>();
-  const verdicts = new Map<number, Verdict>(); // entries that are not plain "valid"
-  const keptFields: InstanceFields[] = [];
+  // 1. Decide, in source order, which file is kept for each SOP Instance UID: the first. Only the entry index of
+  //    each first copy is held (a few tens of MB for 250,000 instances); later copies are judged after this pass.
+  const kept = new Map<string, number>();
+  const repeats: (Kept & { sop: string })[] = [];
+  const slices: SeriesSlice[] = [];
+  const compact = new SliceCompactor();
   const withMetadata = new Set<number>();
   let seen = 0;
   for await (const chunk of metadataChunks()) {
     for (const { record: rec } of chunk) {
       withMetadata.add(rec.i);
       const sop = rec.fields.sopInstanceUid;
-      const first = kept.get(sop);
-      if (!first) {
-        kept.set(sop, { i: rec.i, source: rec.source, file: rec.file });
-        keptFields.push(rec.fields);
-      } else if (sameBytes(first.file, rec.file)) {
-        verdicts.set(rec.i, { status: 'duplicate', code: 'DUPLICATE_INSTANCE', message: `same SOP Instance UID ${sop} and same bytes as ${first.source}; kept once` });
-      } else {
-        verdicts.set(rec.i, { status: 'conflict', code: 'CONFLICTING_INSTANCE', message: `SOP Instance UID ${sop} was already placed from ${first.source} with different bytes; this file is not placed` });
-        const note = verdicts.get(first.i);
-        verdicts.set(first.i, { status: 'valid', code: 'OK', message: `${note ? note.message + '; ' : 'valid, kept; '}conflicting copy ${rec.source} not placed` });
-      }
+      if (!kept.has(sop)) {
+        kept.set(sop, rec.i);
+        slices.push(compact.slice(rec.fields));
+      } else repeats.push({ i: rec.i, source: rec.source, file: rec.file, sop });
     }
     seen += chunk.length;
     onProgress?.('dedupe', seen);
   }
+  const verdicts = await judgeRepeats(repeats, kept, metadataChunks);
 
   // 2. Place the kept files and write their catalog records (the header text passed through as it is).
   const placer = new Placer();
@@ -113,7 +110,7 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
     for await (const chunk of metadataChunks()) {
       const lines: string[] = [];
       for (const { record: rec, metaText } of chunk) {
-        if (kept.get(rec.fields.sopInstanceUid)?.i !== rec.i) continue;
+        if (kept.get(rec.fields.sopInstanceUid) !== rec.i) continue;
         const relative = organizedPath(rec.fields);
         const how = placer.place(rec.file, path.join(ws.root, relative));
         if (how === 'copied') copied++;
@@ -146,7 +143,7 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
   await writeJsonLines(ws.outcomes, outcomes());
 
   // 4. Series-level checks on the kept instances.
-  const issues: SeriesIssueRecord[] = checkSeries(keptFields);
+  const issues: SeriesIssueRecord[] = checkSeries(slices);
   await writeJsonLines(ws.seriesIssues, issues);
 
   const counts = [...verdicts.values()];
@@ -161,4 +158,73 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
   fs.writeFileSync(`${summaryFile}.tmp`, JSON.stringify(result));
   fs.renameSync(`${summaryFile}.tmp`, summaryFile);
   return result;
+}
+
+/**
+ * Later copies of instances, judged against the first copy of each in source order: same bytes, a duplicate (kept
+ * once); other bytes, a conflict (not placed; both name each other). The first copies' files are found by one more
+ * pass over the metadata, only when there are repeats at all.
+ */
+async function judgeRepeats(
+  repeats: (Kept & { sop: string })[],
+  kept: Map<string, number>,
+  metadataChunks: () => AsyncGenerator<{ record: MetadataHead; metaText: string | null }[]>,
+): Promise<Map<number, Verdict>> {
+  const verdicts = new Map<number, Verdict>();
+  if (repeats.length === 0) return verdicts;
+  const firsts = new Map<number, Kept>(repeats.map((r) => [kept.get(r.sop)!, { i: -1, source: '', file: '' }]));
+  for await (const chunk of metadataChunks()) {
+    for (const { record: rec } of chunk) if (firsts.has(rec.i)) firsts.set(rec.i, { i: rec.i, source: rec.source, file: rec.file });
+  }
+  for (const rec of repeats) {
+    const first = firsts.get(kept.get(rec.sop)!)!;
+    const sop = rec.sop;
+    if (sameBytes(first.file, rec.file)) {
+      verdicts.set(rec.i, { status: 'duplicate', code: 'DUPLICATE_INSTANCE', message: `same SOP Instance UID ${sop} and same bytes as ${first.source}; kept once` });
+    } else {
+      verdicts.set(rec.i, { status: 'conflict', code: 'CONFLICTING_INSTANCE', message: `SOP Instance UID ${sop} was already placed from ${first.source} with different bytes; this file is not placed` });
+      const note = verdicts.get(first.i);
+      verdicts.set(first.i, { status: 'valid', code: 'OK', message: `${note ? note.message + '; ' : 'valid, kept; '}conflicting copy ${rec.source} not placed` });
+    }
+  }
+  return verdicts;
+}
+
+/**
+ * The series checks' view of an instance, small: the series UID, modality and orientation shared between the
+ * instances that have the same (one string or array per series, not per instance).
+ */
+class SliceCompactor {
+  private readonly strings = new Map<string, string>();
+  private readonly orientations = new Map<string, number[]>();
+
+  slice(f: InstanceFields): SeriesSlice {
+    return {
+      seriesInstanceUid: this.intern(f.seriesInstanceUid),
+      instanceNumber: f.instanceNumber,
+      imagePositionPatient: f.imagePositionPatient,
+      imageOrientationPatient: f.imageOrientationPatient && this.orientation(f.imageOrientationPatient),
+      sliceThickness: f.sliceThickness,
+      pixelSpacingRow: f.pixelSpacingRow,
+      pixelSpacingCol: f.pixelSpacingCol,
+      rows: f.rows,
+      columns: f.columns,
+      modality: f.modality === null ? null : this.intern(f.modality),
+    };
+  }
+
+  private intern(s: string): string {
+    const known = this.strings.get(s);
+    if (known !== undefined) return known;
+    this.strings.set(s, s);
+    return s;
+  }
+
+  private orientation(iop: number[]): number[] {
+    const key = iop.join(',');
+    const known = this.orientations.get(key);
+    if (known) return known;
+    this.orientations.set(key, iop);
+    return iop;
+  }
 }

@@ -24,7 +24,8 @@ class ActivityLog implements ActivityInboundCallsInterceptor {
       const result = await next(input);
       const seconds = (Date.now() - started) / 1000;
       const files = filesOf(result);
-      logEvent(outDir, 'info', activityType, 'finished', { ...where, seconds, ...(files ? { files, msPerFile: Number(((seconds * 1000) / files).toFixed(4)) } : {}), result: smallResult(result) });
+      const rssMB = Math.round(process.memoryUsage.rss() / 2 ** 20);
+      logEvent(outDir, 'info', activityType, 'finished', { ...where, seconds, ...(files ? { files, msPerFile: Number(((seconds * 1000) / files).toFixed(4)) } : {}), rssMB, result: smallResult(result) });
       return result;
     } catch (err) {
       logEvent(outDir, 'error', activityType, 'failed', { ...where, seconds: (Date.now() - started) / 1000, error: (err as Error)?.message ?? String(err) });

@@ -22,5 +22,8 @@ export async function createWorker(opts: { connection: NativeConnection; namespa
     // Batch activities share a thread pool that uses every core; a few in flight keep it fed.
     // DICOMFLOW_MAX_ACTIVITIES lowers it, e.g. to spread one run's batches evenly over many small workers.
     maxConcurrentActivityTaskExecutions: Number(process.env.DICOMFLOW_MAX_ACTIVITIES) || 8,
+    // Heartbeats reach the server every two seconds at most: the progress line reads them (rate, time left).
+    maxHeartbeatThrottleInterval: '2 seconds',
+    defaultHeartbeatThrottleInterval: '2 seconds',
   });
 }
