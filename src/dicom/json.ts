@@ -36,8 +36,11 @@ export function parseIntegerString(s: string): number | null {
   return n !== null && Number.isInteger(n) ? n : null;
 }
 
-export function elementsToJson(elements: Element[], ctx: JsonContext, inheritedCharset: string): DicomJson {
-  const out: DicomJson = {};
+/**
+ * Adds the elements to `out` (a new object by default), in order; a tag already there keeps its place and takes the
+ * new value, exactly as `{ ...out, ...elementsToJson(elements) }` would, without copying the object.
+ */
+export function elementsToJson(elements: Element[], ctx: JsonContext, inheritedCharset: string, out: DicomJson = {}): DicomJson {
   let charset = inheritedCharset;
   for (const el of elements) {
     if (el.tag === 0x00080005 && el.length > 0) {
