@@ -11,7 +11,7 @@ import { decodeAscii } from './charset';
 import { instanceFields, missingUid } from './header';
 import { elementsToJson } from './json';
 import type { Element, Syntax } from './parse';
-import { KNOWN_VRS, NeedMore, ParseFailure, fragmentHeaderMissing, makeCtx, nextFragment, parseDataSet } from './parse';
+import { NeedMore, ParseFailure, fragmentHeaderMissing, makeCtx, nextFragment, parseDataSet, vrAt } from './parse';
 import type { DicomJson } from './types';
 
 export interface DicomReadResult {
@@ -90,7 +90,7 @@ function analyse(buf: Uint8Array, fileSize: number, withMeta: boolean): Step {
         return { kind: 'done', result: invalid('NOT_DICOM', `no DICM marker at offset 128 and the file does not start with a DICOM element (first bytes: ${hexBytes(buf, 0, 8)})`) };
       }
       dataStart = 0;
-      const explicit = KNOWN_VRS.has(String.fromCharCode(buf[4], buf[5]));
+      const explicit = vrAt(buf, 4) !== '';
       const len = buf[4] | (buf[5] << 8) | (buf[6] << 16) | (buf[7] * 0x1000000);
       if (!explicit && len > fileSize - 8) {
         return { kind: 'done', result: invalid('NOT_DICOM', `no DICM marker at offset 128 and the first element's length (${len}) exceeds the file`) };
@@ -116,7 +116,7 @@ function analyse(buf: Uint8Array, fileSize: number, withMeta: boolean): Step {
     }
     let c = makeCtx(data, dataSize, syntax);
     if (known && !deflated && syntax.explicitVr && syntax.littleEndian && dataStart + 8 <= data.length && dataStart + 8 <= dataSize && data[dataStart + 1] === 0x00 &&
-      !KNOWN_VRS.has(String.fromCharCode(data[dataStart + 4], data[dataStart + 5])) &&
+      vrAt(data, dataStart + 4) === '' &&
       new DataView(data.buffer, data.byteOffset + dataStart + 4, 4).getUint32(0, true) <= dataSize - dataStart - 8) {
       // Seen in the wild: the meta says explicit VR but the data set is written in implicit VR.
       c = makeCtx(data, dataSize, { littleEndian: true, explicitVr: false });
