@@ -198,6 +198,22 @@ export function readDicomBytes(buf: Uint8Array, fileSize: number, opts: { withMe
   }
 }
 
+/** Largest read buffer kept for the next file; a header that needs more gets a buffer of its own. */
+const KEPT_BUFFER_BYTES = 1024 * 1024;
+let kept: Buffer | undefined;
+
+/**
+ * A buffer of at least `bytes` for reading a file's head. Up to KEPT_BUFFER_BYTES it is the same buffer file after
+ * file (per thread): no allocation, zero-filling or GC of a new one per file. Nothing read from it outlives the
+ * call: elements hold offsets, values become new strings and numbers, inline binary is copied, the inflated data
+ * set is a buffer of its own. Only bytes [0, held) are ever looked at, all written by the current file's reads.
+ */
+function readBuffer(bytes: number): Buffer {
+  if (bytes > KEPT_BUFFER_BYTES) return Buffer.allocUnsafeSlow(bytes);
+  if (!kept || kept.length < bytes) kept = Buffer.allocUnsafeSlow(Math.max(bytes, HEAD_BYTES));
+  return kept;
+}
+
 /**
  * Reads only the first bytes of the file (64 KiB, more only while the header needs it, stopping at Pixel Data)
  * plus its size. Never throws for bad content; READ_ERROR for I/O.
@@ -217,16 +233,21 @@ export function readDicomFileSync(path: string, opts: { withMeta?: boolean } = {
     const stat = fstatSync(fd);
     if (!stat.isFile()) return invalid('READ_ERROR', `${path} is not a regular file`);
     const size = stat.size;
-    let buf = new Uint8Array(0);
+    let store = readBuffer(Math.min(size, HEAD_BYTES));
+    let held = 0; // bytes of the file in store[0, held)
     let want = Math.min(size, HEAD_BYTES);
     for (;;) {
-      if (want > buf.length) {
-        const next = new Uint8Array(want);
-        next.set(buf);
-        const bytesRead = readSync(fd, next, buf.length, want - buf.length, buf.length);
-        if (buf.length + bytesRead < want) return invalid('READ_ERROR', `short read: got ${buf.length + bytesRead} of ${want} bytes (file changed while reading?)`);
-        buf = next;
+      if (want > held) {
+        if (want > store.length) {
+          const next = readBuffer(want);
+          next.set(store.subarray(0, held));
+          store = next;
+        }
+        const bytesRead = readSync(fd, store, held, want - held, held);
+        if (held + bytesRead < want) return invalid('READ_ERROR', `short read: got ${held + bytesRead} of ${want} bytes (file changed while reading?)`);
+        held = want;
       }
+      const buf = store.subarray(0, held);
       const step = analyse(buf, size, !!opts.withMeta);
       if (step.kind === 'done') return step.result;
       if (step.kind === 'more') {
