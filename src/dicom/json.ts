@@ -72,7 +72,7 @@ function addElements(elements: Element[], r: Reader, inheritedCharset: string, o
   for (const el of elements) {
     if (el.tag === 0x00080005 && el.length > 0) {
       const raw = latin1At(r.buf, el.valueOffset, el.valueOffset + el.length).replace(/[\s\0]+$/, '');
-      const parsed = parseCharset(raw);
+      const parsed = charsetOf(raw);
       if (parsed.error) r.warn(parsed.error);
       charset = parsed.charset;
     }
@@ -80,6 +80,14 @@ function addElements(elements: Element[], r: Reader, inheritedCharset: string, o
     out[key] = elementToJson(el, r, charset, key);
   }
   return out;
+}
+
+/** The last Specific Character Set value seen and what it means (files of a run nearly always repeat it). */
+let lastCharset: { raw: string; parsed: ReturnType<typeof parseCharset> } | undefined;
+
+function charsetOf(raw: string): ReturnType<typeof parseCharset> {
+  if (lastCharset?.raw !== raw) lastCharset = { raw, parsed: parseCharset(raw) };
+  return lastCharset.parsed;
 }
 
 function elementToJson(el: Element, r: Reader, charset: string, key: string): DicomJsonElement {
@@ -124,33 +132,48 @@ function elementToJson(el: Element, r: Reader, charset: string, key: string): Di
 
 function numbers(r: Reader, start: number, end: number, vr: string, le: boolean, key: string): DicomJsonElement {
   const size = NUMBER_SIZES[vr];
-  const values: number[] = [];
-  for (let p = start; p + size <= end; p += size) values.push(readNumber(r.dv, p, vr, le));
   const length = end - start;
+  let values: number[];
+  if (length === size) {
+    values = [readNumber(r.dv, start, vr, le)]; // the usual single value: no growing array
+  } else {
+    values = [];
+    for (let p = start; p + size <= end; p += size) values.push(readNumber(r.dv, p, vr, le));
+  }
   if (length % size !== 0) r.warn(`${key} (${vr}) has length ${length}, not a multiple of ${size}`);
   return values.length ? { vr, Value: values } : { vr };
 }
 
 function decimals(text: string, vr: string, warn: (w: string) => void, key: string): DicomJsonElement {
-  const parts = text.indexOf('\\') === -1 ? [text] : text.split('\\');
-  const values = parts.map((p) => {
-    const n = vr === 'DS' ? parseDecimalString(p) : parseIntegerString(p);
-    if (n === null && p.replace(/[\s\0]/g, '') !== '') warn(`${key} (${vr}) value '${p.trim()}' is not a number`);
-    return n;
-  });
+  const values = text.indexOf('\\') === -1 ? [decimal(text, vr, warn, key)] : text.split('\\').map((p) => decimal(p, vr, warn, key));
   return values.some((v) => v !== null) ? { vr, Value: values } : { vr };
 }
 
-/** Values of a string VR ('' is null; PN split into its groups). */
+function decimal(p: string, vr: string, warn: (w: string) => void, key: string): number | null {
+  const n = vr === 'DS' ? parseDecimalString(p) : parseIntegerString(p);
+  if (n === null && p.replace(/[\s\0]/g, '') !== '') warn(`${key} (${vr}) value '${p.trim()}' is not a number`);
+  return n;
+}
+
+/** Values of a string VR ('' is null; PN split into its groups), made in place in `parts` (one array, not two). */
 function strings(vr: string, parts: string[]): DicomJsonElement {
-  const values = parts.map((p) => (p === '' ? null : vr === 'PN' ? personName(p) : p));
-  return values.some((v) => v !== null) ? { vr, Value: values } : { vr };
+  const values: (string | Record<string, string> | null)[] = parts;
+  let anyValue = false;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    const v = p === '' ? null : vr === 'PN' ? personName(p) : p;
+    values[i] = v;
+    if (v !== null) anyValue = true;
+  }
+  return anyValue ? { vr, Value: values } : { vr };
 }
 
-/** Backslash-separated values, each without leading and trailing spaces and NULs. */
+/** Backslash-separated values, each without leading and trailing spaces and NULs (a new array, trimmed in place). */
 function splitValues(text: string): string[] {
   if (text.indexOf('\\') === -1) return [trimBoth(text)];
-  return text.split('\\').map(trimBoth);
+  const parts = text.split('\\');
+  for (let i = 0; i < parts.length; i++) parts[i] = trimBoth(parts[i]);
+  return parts;
 }
 
 function isPad(code: number): boolean {
