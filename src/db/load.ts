@@ -89,7 +89,8 @@ function int32(value: number | null | undefined): number | null {
  * escapes whose backslash is not itself escaped are touched. One regex test when there is nothing to change.
  */
 export function catalogJson(json: string): string {
-  if (!/\\u(0000|d[89a-f])/i.test(json)) return json;
+  // Nearly every header has no \u escape at all: indexOf answers that much faster than the case-insensitive regex.
+  if (json.indexOf('\\u') === -1 || !/\\u(0000|d[89a-f])/i.test(json)) return json;
   return json.replace(/(?<!\\)((?:\\\\)*)\\u(0000|d[89a-f][0-9a-f]{2})/gi, (_m, slashes: string, code: string) =>
     slashes + (code === '0000' ? '' : '\\ufffd'),
   );

@@ -38,8 +38,8 @@ export function parseCharset(raw: string | undefined): { charset: string; error?
   return { charset: terms.join('\\') };
 }
 
-function isPlainAscii(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80 || bytes[i] === 0x1b) return false;
+function isPlainAscii(bytes: Uint8Array, start = 0, end = bytes.length): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] >= 0x80 || bytes[i] === 0x1b) return false;
   return true;
 }
 
@@ -67,4 +67,24 @@ export function decodeText(bytes: Uint8Array, charset: string, vr: string, warn:
 /** Latin-1 decoding for the non-text VRs (UI, CS, DA, DS ...), whose repertoire is ASCII. */
 export function decodeAscii(bytes: Uint8Array): string {
   return latin1.decode(bytes);
+}
+
+/**
+ * decodeAscii of buf[start, end) (clamped to the buffer), without a Buffer object per value: short values (dates,
+ * codes, small numbers) are built in JS, which is cheaper than a call into Node for a few bytes.
+ */
+export function latin1At(buf: Buffer, start: number, end: number): string {
+  if (end > buf.length) end = buf.length;
+  if (end - start <= 8) {
+    let s = '';
+    for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]);
+    return s;
+  }
+  return buf.toString('latin1', start, end);
+}
+
+/** decodeText of buf[start, end): plain ASCII (the common case) is read in place. */
+export function decodeTextAt(buf: Buffer, start: number, end: number, charset: string, vr: string, warn: (w: string) => void): string {
+  if (isPlainAscii(buf, start, end)) return latin1At(buf, start, end);
+  return decodeText(buf.subarray(start, end), charset, vr, warn);
 }

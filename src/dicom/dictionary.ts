@@ -70,7 +70,16 @@ export function hex4(n: number): string {
   return n.toString(16).toUpperCase().padStart(4, '0');
 }
 
-/** 'GGGGEEEE' upper-case hex, the DICOM JSON key of a tag. */
+const keys = new Map<number, string>();
+/** Enough for every tag a run sees in practice; a file full of junk tags cannot grow the cache past it. */
+const MAX_CACHED_KEYS = 10000;
+
+/** 'GGGGEEEE' upper-case hex, the DICOM JSON key of a tag (cached: the same few hundred tags recur file after file). */
 export function tagKey(tag: number): string {
-  return (tag >>> 0).toString(16).toUpperCase().padStart(8, '0');
+  let key = keys.get(tag);
+  if (key === undefined) {
+    key = (tag >>> 0).toString(16).toUpperCase().padStart(8, '0');
+    if (keys.size < MAX_CACHED_KEYS) keys.set(tag, key);
+  }
+  return key;
 }

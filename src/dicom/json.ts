@@ -4,27 +4,50 @@
  * binary values up to INLINE_LIMIT bytes are inlined as base64, larger ones get a BulkDataURI
  * `bulk:<tag>?offset=N&length=M` (offset in the file, or in the inflated data set when deflated).
  */
-import { decodeAscii, decodeText, parseCharset } from './charset';
+import { decodeTextAt, latin1At, parseCharset } from './charset';
 import { tagKey } from './dictionary';
 import type { Element } from './parse';
 import { PIXEL_DATA_TAGS } from './parse';
 import type { DicomJson, DicomJsonElement } from './types';
 
 export const INLINE_LIMIT = 64;
-const TEXT_VRS = new Set(['SH', 'LO', 'ST', 'LT', 'UT', 'UC', 'PN']);
-const SINGLE_VALUED = new Set(['LT', 'ST', 'UT', 'UR']);
-const STRING_VRS = new Set(['AE', 'AS', 'CS', 'DA', 'DT', 'TM', 'UI', 'SH', 'LO', 'ST', 'LT', 'UT', 'UC', 'UR', 'PN']);
-const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
 const NUMBER_SIZES: Record<string, number> = { US: 2, SS: 2, UL: 4, SL: 4, FL: 4, FD: 8, SV: 8, UV: 8 };
+
+/** How a VR's value becomes JSON (looked up once per element instead of testing several sets). */
+const enum Kind { Binary = 1, Number, AT, DS, IS, AsciiMulti, AsciiSingle, TextMulti, TextSingle, PN }
+const KINDS: Record<string, Kind> = {
+  OB: Kind.Binary, OD: Kind.Binary, OF: Kind.Binary, OL: Kind.Binary, OV: Kind.Binary, OW: Kind.Binary, UN: Kind.Binary,
+  US: Kind.Number, SS: Kind.Number, UL: Kind.Number, SL: Kind.Number, FL: Kind.Number, FD: Kind.Number, SV: Kind.Number, UV: Kind.Number,
+  AT: Kind.AT, DS: Kind.DS, IS: Kind.IS,
+  // ASCII repertoire, backslash-separated values
+  AE: Kind.AsciiMulti, AS: Kind.AsciiMulti, CS: Kind.AsciiMulti, DA: Kind.AsciiMulti, DT: Kind.AsciiMulti, TM: Kind.AsciiMulti, UI: Kind.AsciiMulti,
+  UR: Kind.AsciiSingle,
+  // decoded per Specific Character Set
+  SH: Kind.TextMulti, LO: Kind.TextMulti, UC: Kind.TextMulti, PN: Kind.PN,
+  ST: Kind.TextSingle, LT: Kind.TextSingle, UT: Kind.TextSingle,
+};
 
 export interface JsonContext {
   buf: Uint8Array;
   warn: (w: string) => void;
 }
 
+/** What the value readers need, made once per data set: the bytes as a Buffer and a DataView over them. */
+interface Reader {
+  buf: Buffer;
+  dv: DataView;
+  warn: (w: string) => void;
+}
+
+function readerOf(ctx: JsonContext): Reader {
+  const b = ctx.buf;
+  const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  return { buf, dv: new DataView(b.buffer, b.byteOffset, b.byteLength), warn: ctx.warn };
+}
+
 /** Parses a DS value robustly: spaces, signs, exponents, padding and NULs; null when not a number. */
 export function parseDecimalString(s: string): number | null {
-  const t = s.replace(/\0/g, '').trim();
+  const t = (s.indexOf('\0') === -1 ? s : s.replace(/\0/g, '')).trim();
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return null;
   const n = Number(t);
   return Number.isFinite(n) ? n : null;
@@ -36,70 +59,141 @@ export function parseIntegerString(s: string): number | null {
   return n !== null && Number.isInteger(n) ? n : null;
 }
 
-export function elementsToJson(elements: Element[], ctx: JsonContext, inheritedCharset: string): DicomJson {
-  const out: DicomJson = {};
+/**
+ * Adds the elements to `out` (a new object by default), in order; a tag already there keeps its place and takes the
+ * new value, exactly as `{ ...out, ...elementsToJson(elements) }` would, without copying the object.
+ */
+export function elementsToJson(elements: Element[], ctx: JsonContext, inheritedCharset: string, out: DicomJson = {}): DicomJson {
+  return addElements(elements, readerOf(ctx), inheritedCharset, out);
+}
+
+function addElements(elements: Element[], r: Reader, inheritedCharset: string, out: DicomJson): DicomJson {
   let charset = inheritedCharset;
   for (const el of elements) {
     if (el.tag === 0x00080005 && el.length > 0) {
-      const raw = decodeAscii(ctx.buf.subarray(el.valueOffset, el.valueOffset + el.length)).replace(/[\s\0]+$/, '');
-      const parsed = parseCharset(raw);
-      if (parsed.error) ctx.warn(parsed.error);
+      const raw = latin1At(r.buf, el.valueOffset, el.valueOffset + el.length).replace(/[\s\0]+$/, '');
+      const parsed = charsetOf(raw);
+      if (parsed.error) r.warn(parsed.error);
       charset = parsed.charset;
     }
-    out[tagKey(el.tag)] = elementToJson(el, ctx, charset);
+    const key = tagKey(el.tag);
+    out[key] = elementToJson(el, r, charset, key);
   }
   return out;
 }
 
-function elementToJson(el: Element, ctx: JsonContext, charset: string): DicomJsonElement {
-  const key = tagKey(el.tag);
+/** The last Specific Character Set value seen and what it means (files of a run nearly always repeat it). */
+let lastCharset: { raw: string; parsed: ReturnType<typeof parseCharset> } | undefined;
+
+function charsetOf(raw: string): ReturnType<typeof parseCharset> {
+  if (lastCharset?.raw !== raw) lastCharset = { raw, parsed: parseCharset(raw) };
+  return lastCharset.parsed;
+}
+
+function elementToJson(el: Element, r: Reader, charset: string, key: string): DicomJsonElement {
   if (el.items) {
     const json: DicomJsonElement = { vr: 'SQ' };
-    if (el.items.length > 0) json.Value = el.items.map((item) => elementsToJson(item, ctx, charset));
+    if (el.items.length > 0) json.Value = el.items.map((item) => addElements(item, r, charset, {}));
     return json;
   }
   if (PIXEL_DATA_TAGS.has(el.tag) || el.length < 0) {
     const length = el.length >= 0 ? `&length=${el.length}` : '';
     return { vr: el.vr === 'UN' ? 'OW' : el.vr, BulkDataURI: `bulk:${key}?offset=${el.valueOffset}${length}` };
   }
-  const bytes = ctx.buf.subarray(el.valueOffset, el.valueOffset + el.length);
   const vr = el.vr;
   if (el.length === 0) return { vr };
-  if (BINARY_VRS.has(vr)) {
-    if (el.length <= INLINE_LIMIT) return { vr, InlineBinary: littleEndianBytes(bytes, vr, el.littleEndian).toString('base64') };
-    return { vr, BulkDataURI: `bulk:${key}?offset=${el.valueOffset}&length=${el.length}` };
-  }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (vr in NUMBER_SIZES) {
-    const size = NUMBER_SIZES[vr];
-    const values: number[] = [];
-    for (let p = 0; p + size <= bytes.length; p += size) values.push(readNumber(dv, p, vr, el.littleEndian));
-    if (bytes.length % size !== 0) ctx.warn(`${key} (${vr}) has length ${bytes.length}, not a multiple of ${size}`);
-    return values.length ? { vr, Value: values } : { vr };
-  }
-  if (vr === 'AT') {
-    const values: string[] = [];
-    for (let p = 0; p + 4 <= bytes.length; p += 4) {
-      values.push(tagKey(((dv.getUint16(p, el.littleEndian) << 16) | dv.getUint16(p + 2, el.littleEndian)) >>> 0));
+  // The value's bytes, clamped to the buffer as subarray() would.
+  const size = r.buf.length;
+  const start = Math.min(el.valueOffset, size);
+  const end = Math.min(el.valueOffset + el.length, size);
+  switch (KINDS[vr]) {
+    case Kind.Binary: {
+      if (el.length <= INLINE_LIMIT) return { vr, InlineBinary: littleEndianBytes(r.buf.subarray(start, end), vr, el.littleEndian).toString('base64') };
+      return { vr, BulkDataURI: `bulk:${key}?offset=${el.valueOffset}&length=${el.length}` };
     }
-    return values.length ? { vr, Value: values } : { vr };
+    case Kind.Number: return numbers(r, start, end, vr, el.littleEndian, key);
+    case Kind.AT: {
+      const values: string[] = [];
+      for (let p = start; p + 4 <= end; p += 4) {
+        values.push(tagKey(((r.dv.getUint16(p, el.littleEndian) << 16) | r.dv.getUint16(p + 2, el.littleEndian)) >>> 0));
+      }
+      return values.length ? { vr, Value: values } : { vr };
+    }
+    case Kind.DS:
+    case Kind.IS: return decimals(latin1At(r.buf, start, end), vr, r.warn, key);
+    case Kind.AsciiMulti: return strings(vr, splitValues(latin1At(r.buf, start, end)));
+    case Kind.AsciiSingle: return strings(vr, [trimEnd(latin1At(r.buf, start, end))]);
+    case Kind.TextMulti:
+    case Kind.PN: return strings(vr, splitValues(decodeTextAt(r.buf, start, end, charset, vr, r.warn)));
+    case Kind.TextSingle: return strings(vr, [trimEnd(decodeTextAt(r.buf, start, end, charset, vr, r.warn))]);
+    default: return { vr };
   }
-  if (vr === 'DS' || vr === 'IS') {
-    const parts = decodeAscii(bytes).split('\\');
-    const values = parts.map((p) => {
-      const n = vr === 'DS' ? parseDecimalString(p) : parseIntegerString(p);
-      if (n === null && p.replace(/[\s\0]/g, '') !== '') ctx.warn(`${key} (${vr}) value '${p.trim()}' is not a number`);
-      return n;
-    });
-    return values.some((v) => v !== null) ? { vr, Value: values } : { vr };
+}
+
+function numbers(r: Reader, start: number, end: number, vr: string, le: boolean, key: string): DicomJsonElement {
+  const size = NUMBER_SIZES[vr];
+  const length = end - start;
+  let values: number[];
+  if (length === size) {
+    values = [readNumber(r.dv, start, vr, le)]; // the usual single value: no growing array
+  } else {
+    values = [];
+    for (let p = start; p + size <= end; p += size) values.push(readNumber(r.dv, p, vr, le));
   }
-  if (STRING_VRS.has(vr)) {
-    const text = TEXT_VRS.has(vr) ? decodeText(bytes, charset, vr, ctx.warn) : decodeAscii(bytes);
-    const parts = SINGLE_VALUED.has(vr) ? [text.replace(/[ \0]+$/, '')] : text.split('\\').map((p) => p.replace(/^[ \0]+|[ \0]+$/g, ''));
-    const values = parts.map((p) => (p === '' ? null : vr === 'PN' ? personName(p) : p));
-    return values.some((v) => v !== null) ? { vr, Value: values } : { vr };
+  if (length % size !== 0) r.warn(`${key} (${vr}) has length ${length}, not a multiple of ${size}`);
+  return values.length ? { vr, Value: values } : { vr };
+}
+
+function decimals(text: string, vr: string, warn: (w: string) => void, key: string): DicomJsonElement {
+  const values = text.indexOf('\\') === -1 ? [decimal(text, vr, warn, key)] : text.split('\\').map((p) => decimal(p, vr, warn, key));
+  return values.some((v) => v !== null) ? { vr, Value: values } : { vr };
+}
+
+function decimal(p: string, vr: string, warn: (w: string) => void, key: string): number | null {
+  const n = vr === 'DS' ? parseDecimalString(p) : parseIntegerString(p);
+  if (n === null && p.replace(/[\s\0]/g, '') !== '') warn(`${key} (${vr}) value '${p.trim()}' is not a number`);
+  return n;
+}
+
+/** Values of a string VR ('' is null; PN split into its groups), made in place in `parts` (one array, not two). */
+function strings(vr: string, parts: string[]): DicomJsonElement {
+  const values: (string | Record<string, string> | null)[] = parts;
+  let anyValue = false;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    const v = p === '' ? null : vr === 'PN' ? personName(p) : p;
+    values[i] = v;
+    if (v !== null) anyValue = true;
   }
-  return { vr };
+  return anyValue ? { vr, Value: values } : { vr };
+}
+
+/** Backslash-separated values, each without leading and trailing spaces and NULs (a new array, trimmed in place). */
+function splitValues(text: string): string[] {
+  if (text.indexOf('\\') === -1) return [trimBoth(text)];
+  const parts = text.split('\\');
+  for (let i = 0; i < parts.length; i++) parts[i] = trimBoth(parts[i]);
+  return parts;
+}
+
+function isPad(code: number): boolean {
+  return code === 0x20 || code === 0;
+}
+
+/** s.replace(/^[ \0]+|[ \0]+$/g, '') without a regex. */
+function trimBoth(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && isPad(s.charCodeAt(a))) a++;
+  while (b > a && isPad(s.charCodeAt(b - 1))) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
+/** s.replace(/[ \0]+$/, '') without a regex. */
+function trimEnd(s: string): string {
+  let b = s.length;
+  while (b > 0 && isPad(s.charCodeAt(b - 1))) b--;
+  return b === s.length ? s : s.slice(0, b);
 }
 
 const WORD_SIZES: Record<string, number> = { OW: 2, OF: 4, OL: 4, OD: 8, OV: 8 };

@@ -48,6 +48,21 @@ const MAX_DEPTH = 32;
 export const KNOWN_VRS = new Set(['AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FL', 'FD', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV']);
 const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UR', 'UT', 'UN', 'SV', 'UV']);
 
+/**
+ * Explicit VRs by their two bytes, both 'A'..'Z': index (b0 - 65) * 26 + (b1 - 65). Reading the VR is then a table
+ * lookup giving the same (interned) string every time, instead of a new string and a Set lookup per element.
+ */
+const VR_TABLE: string[] = new Array(26 * 26).fill('');
+for (const vr of KNOWN_VRS) VR_TABLE[(vr.charCodeAt(0) - 65) * 26 + (vr.charCodeAt(1) - 65)] = vr;
+
+/** The known VR whose two characters are at buf[pos], buf[pos + 1], or '' (both bytes must be held). */
+export function vrAt(buf: Uint8Array, pos: number): string {
+  const a = buf[pos] - 65;
+  const b = buf[pos + 1] - 65;
+  if (a < 0 || a >= 26 || b < 0 || b >= 26) return '';
+  return VR_TABLE[a * 26 + b];
+}
+
 export function tagText(tag: number): string {
   return `(${hex4(tag >>> 16)},${hex4(tag & 0xffff)})`;
 }
@@ -60,7 +75,8 @@ interface Ctx extends Syntax {
 }
 
 export function makeCtx(buf: Uint8Array, size: number, syntax: Syntax): Ctx {
-  return { ...syntax, buf, size, dv: new DataView(buf.buffer, buf.byteOffset, buf.byteLength) };
+  // Fields listed (not spread from `syntax`): every context then has the same shape, and no spread per file.
+  return { littleEndian: syntax.littleEndian, explicitVr: syntax.explicitVr, buf, size, dv: new DataView(buf.buffer, buf.byteOffset, buf.byteLength) };
 }
 
 function need(c: Ctx, end: number): void {
@@ -98,7 +114,7 @@ export interface DataSetOptions {
 export function parseDataSet(c: Ctx, pos: number, end: number, depth: number, delimited: boolean, opts: DataSetOptions = {}): DataSetResult {
   if (depth > MAX_DEPTH) throw new ParseFailure('PARSE_ERROR', `sequences nested deeper than ${MAX_DEPTH} levels at offset ${pos}`);
   const elements: Element[] = [];
-  const creators = new Map<number, string>(); // (group << 8 | block) -> private creator
+  let creators: Map<number, string> | undefined; // (group << 8 | block) -> private creator, made at the first one
   for (;;) {
     if (pos === end) {
       if (!delimited) return { elements, end: pos };
@@ -122,8 +138,8 @@ export function parseDataSet(c: Ctx, pos: number, end: number, depth: number, de
     let length: number;
     let hdr: number;
     if (c.explicitVr) {
-      vr = String.fromCharCode(c.buf[pos + 4], c.buf[pos + 5]);
-      if (!KNOWN_VRS.has(vr)) throw new ParseFailure('PARSE_ERROR', `invalid VR '${printable(c.buf, pos + 4, 2)}' for ${tagText(tag)} at offset ${pos}`);
+      vr = vrAt(c.buf, pos + 4);
+      if (vr === '') throw new ParseFailure('PARSE_ERROR', `invalid VR '${printable(c.buf, pos + 4, 2)}' for ${tagText(tag)} at offset ${pos}`);
       if (LONG_VRS.has(vr)) {
         hdr = 12;
         if (pos + 12 > end) {
@@ -139,7 +155,7 @@ export function parseDataSet(c: Ctx, pos: number, end: number, depth: number, de
     } else {
       hdr = 8;
       length = u32(c, pos + 4);
-      const creator = group % 2 === 1 && (tag & 0xffff) > 0xff ? creators.get((group << 8) | ((tag >>> 8) & 0xff)) : undefined;
+      const creator = group % 2 === 1 && (tag & 0xffff) > 0xff ? creators?.get((group << 8) | ((tag >>> 8) & 0xff)) : undefined;
       vr = vrOf(tag, creator);
     }
     const valueOffset = pos + hdr;
@@ -154,9 +170,9 @@ export function parseDataSet(c: Ctx, pos: number, end: number, depth: number, de
         pos = walkFragments(c, valueOffset, end);
       } else if (vr === 'SQ' || vr === 'UN') {
         // An explicit UN of undefined length holds an implicit VR little endian sequence (PS3.5 6.2.2).
-        const inner = vr === 'UN' && c.explicitVr ? { ...c, explicitVr: false, littleEndian: true, dv: c.dv } : c;
+        const inner: Ctx = vr === 'UN' && c.explicitVr ? { littleEndian: true, explicitVr: false, buf: c.buf, size: c.size, dv: c.dv } : c;
         el.vr = 'SQ';
-        const r = parseSequence(inner as Ctx, valueOffset, end, depth, true);
+        const r = parseSequence(inner, valueOffset, end, depth, true);
         el.items = r.items;
         pos = r.end;
       } else {
@@ -181,7 +197,7 @@ export function parseDataSet(c: Ctx, pos: number, end: number, depth: number, de
     }
     if (group % 2 === 1 && (tag & 0xffff) >= 0x10 && (tag & 0xffff) <= 0xff && el.length > 0) {
       need(c, el.valueOffset + el.length);
-      creators.set((group << 8) | (tag & 0xff), printable(c.buf, el.valueOffset, el.length).replace(/[\s\0]+$/, '').trim());
+      (creators ??= new Map()).set((group << 8) | (tag & 0xff), printable(c.buf, el.valueOffset, el.length).replace(/[\s\0]+$/, '').trim());
     }
     elements.push(el);
   }

@@ -11,7 +11,7 @@ import { decodeAscii } from './charset';
 import { instanceFields, missingUid } from './header';
 import { elementsToJson } from './json';
 import type { Element, Syntax } from './parse';
-import { KNOWN_VRS, NeedMore, ParseFailure, fragmentHeaderMissing, makeCtx, nextFragment, parseDataSet } from './parse';
+import { NeedMore, ParseFailure, fragmentHeaderMissing, makeCtx, nextFragment, parseDataSet, vrAt } from './parse';
 import type { DicomJson } from './types';
 
 export interface DicomReadResult {
@@ -90,7 +90,7 @@ function analyse(buf: Uint8Array, fileSize: number, withMeta: boolean): Step {
         return { kind: 'done', result: invalid('NOT_DICOM', `no DICM marker at offset 128 and the file does not start with a DICOM element (first bytes: ${hexBytes(buf, 0, 8)})`) };
       }
       dataStart = 0;
-      const explicit = KNOWN_VRS.has(String.fromCharCode(buf[4], buf[5]));
+      const explicit = vrAt(buf, 4) !== '';
       const len = buf[4] | (buf[5] << 8) | (buf[6] << 16) | (buf[7] * 0x1000000);
       if (!explicit && len > fileSize - 8) {
         return { kind: 'done', result: invalid('NOT_DICOM', `no DICM marker at offset 128 and the first element's length (${len}) exceeds the file`) };
@@ -116,7 +116,7 @@ function analyse(buf: Uint8Array, fileSize: number, withMeta: boolean): Step {
     }
     let c = makeCtx(data, dataSize, syntax);
     if (known && !deflated && syntax.explicitVr && syntax.littleEndian && dataStart + 8 <= data.length && dataStart + 8 <= dataSize && data[dataStart + 1] === 0x00 &&
-      !KNOWN_VRS.has(String.fromCharCode(data[dataStart + 4], data[dataStart + 5])) &&
+      vrAt(data, dataStart + 4) === '' &&
       new DataView(data.buffer, data.byteOffset + dataStart + 4, 4).getUint32(0, true) <= dataSize - dataStart - 8) {
       // Seen in the wild: the meta says explicit VR but the data set is written in implicit VR.
       c = makeCtx(data, dataSize, { littleEndian: true, explicitVr: false });
@@ -139,7 +139,10 @@ function analyse(buf: Uint8Array, fileSize: number, withMeta: boolean): Step {
 
     const warn = (w: string) => warnings.add(w);
     const elements = ds.pixelData ? [...ds.elements, ds.pixelData] : ds.elements;
-    const meta: DicomJson = { ...elementsToJson(metaElements, { buf, warn }, ''), ...elementsToJson(elements, { buf: data, warn }, '') };
+    // The data set's elements go into the file meta group's object. Spreading the two halves into a new object gives
+    // the same keys in the same order but, measured, made the whole header pass ~3x slower (V8 re-adds every
+    // property, and scavenges kept ~20x more bytes alive).
+    const meta: DicomJson = elementsToJson(elements, { buf: data, warn }, '', elementsToJson(metaElements, { buf, warn }, ''));
     const fields = instanceFields(meta, fileSize);
     const missing = missingUid(fields);
     let result: DicomReadResult;
@@ -195,6 +198,22 @@ export function readDicomBytes(buf: Uint8Array, fileSize: number, opts: { withMe
   }
 }
 
+/** Largest read buffer kept for the next file; a header that needs more gets a buffer of its own. */
+const KEPT_BUFFER_BYTES = 1024 * 1024;
+let kept: Buffer | undefined;
+
+/**
+ * A buffer of at least `bytes` for reading a file's head. Up to KEPT_BUFFER_BYTES it is the same buffer file after
+ * file (per thread): no allocation, zero-filling or GC of a new one per file. Nothing read from it outlives the
+ * call: elements hold offsets, values become new strings and numbers, inline binary is copied, the inflated data
+ * set is a buffer of its own. Only bytes [0, held) are ever looked at, all written by the current file's reads.
+ */
+function readBuffer(bytes: number): Buffer {
+  if (bytes > KEPT_BUFFER_BYTES) return Buffer.allocUnsafeSlow(bytes);
+  if (!kept || kept.length < bytes) kept = Buffer.allocUnsafeSlow(Math.max(bytes, HEAD_BYTES));
+  return kept;
+}
+
 /**
  * Reads only the first bytes of the file (64 KiB, more only while the header needs it, stopping at Pixel Data)
  * plus its size. Never throws for bad content; READ_ERROR for I/O.
@@ -214,16 +233,21 @@ export function readDicomFileSync(path: string, opts: { withMeta?: boolean } = {
     const stat = fstatSync(fd);
     if (!stat.isFile()) return invalid('READ_ERROR', `${path} is not a regular file`);
     const size = stat.size;
-    let buf = new Uint8Array(0);
+    let store = readBuffer(Math.min(size, HEAD_BYTES));
+    let held = 0; // bytes of the file in store[0, held)
     let want = Math.min(size, HEAD_BYTES);
     for (;;) {
-      if (want > buf.length) {
-        const next = new Uint8Array(want);
-        next.set(buf);
-        const bytesRead = readSync(fd, next, buf.length, want - buf.length, buf.length);
-        if (buf.length + bytesRead < want) return invalid('READ_ERROR', `short read: got ${buf.length + bytesRead} of ${want} bytes (file changed while reading?)`);
-        buf = next;
+      if (want > held) {
+        if (want > store.length) {
+          const next = readBuffer(want);
+          next.set(store.subarray(0, held));
+          store = next;
+        }
+        const bytesRead = readSync(fd, store, held, want - held, held);
+        if (held + bytesRead < want) return invalid('READ_ERROR', `short read: got ${held + bytesRead} of ${want} bytes (file changed while reading?)`);
+        held = want;
       }
+      const buf = store.subarray(0, held);
       const step = analyse(buf, size, !!opts.withMeta);
       if (step.kind === 'done') return step.result;
       if (step.kind === 'more') {

@@ -1,0 +1,45 @@
+/**
+ * The read pool gives the same lines as reading in this thread, in entry order, however the entries are cut into
+ * slices (more files than one slice per thread, fewer, one). Uses the compiled worker (dist/, after `npm run build`).
+ */
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { headerLines } from '../../src/dicom/header-lines';
+import { readHeaders } from '../../src/dicom/read-pool';
+import type { EntryRecord } from '../../src/records';
+import { crossCheckFiles } from './fixtures';
+
+process.env.DICOMFLOW_READ_THREADS ??= '2'; // a pool even on one core
+
+const dir = mkdtempSync(join(tmpdir(), 'dicom-pool-'));
+const bases = crossCheckFiles();
+const paths: string[] = [];
+for (let n = 0; n < 700; n++) {
+  const { name, bytes } = bases[n % bases.length];
+  const p = join(dir, `${n}-${name}`);
+  // every 50th file cut short, so invalid results travel too. Not the deflated one: under jest, zlib's error is not
+  // an `instanceof Error` of the test's realm, so its message reads "Error: ..." in this thread only.
+  const cut = n % 50 === 7 && !name.includes('1.2.840.10008.1.2.1.99');
+  writeFileSync(p, cut ? bytes.subarray(0, bytes.length >> 1) : bytes);
+  paths.push(p);
+}
+mkdirSync(join(dir, 'a-directory'));
+paths.push(join(dir, 'a-directory'), join(dir, 'missing.dcm'));
+const entries: EntryRecord[] = paths.map((file, i) => ({ i, source: `src/${i}`, file, status: null }));
+
+test('pool lines equal in-thread lines, in order, for any number of entries', async () => {
+  const expected = entries.map(headerLines);
+  expect(expected.filter((l) => l.invalid).length).toBeGreaterThan(10);
+  for (const n of [entries.length, 300, 3, 1, 0]) {
+    expect(await readHeaders(entries.slice(0, n))).toEqual(expected.slice(0, n));
+  }
+});
+
+test('concurrent calls each get their own lines', async () => {
+  const a = entries.slice(0, 400);
+  const b = entries.slice(300);
+  const [ra, rb] = await Promise.all([readHeaders(a), readHeaders(b)]);
+  expect(ra).toEqual(a.map(headerLines));
+  expect(rb).toEqual(b.map(headerLines));
+});
