@@ -9,6 +9,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'fs';
 import * as path from 'path';
 import { crc32, inflateRawSync } from 'zlib';
+import { dataStart } from './zip-directory';
 
 export interface InflateJob {
   /** Offset of the entry's local file header in the archive. */
@@ -75,13 +76,14 @@ function inflateOne(fd: number, job: InflateJob): InflateResult {
 }
 
 function inflateEntry(fd: number, job: InflateJob): Buffer {
-  const header = Buffer.allocUnsafe(30);
-  if (readSync(fd, header, 0, 30, job.offset) < 30 || header.readUInt32LE(0) !== 0x04034b50) {
-    throw new BadEntry(`cannot read entry: no local file header at offset ${job.offset}`);
+  let start: number;
+  try {
+    start = dataStart(fd, { relativeOffsetOfLocalHeader: job.offset });
+  } catch (err) {
+    throw new BadEntry(`cannot read entry: ${(err as Error).message}`);
   }
-  const dataStart = job.offset + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
   const raw = Buffer.allocUnsafe(job.compressedSize);
-  const got = job.compressedSize === 0 ? 0 : readSync(fd, raw, 0, job.compressedSize, dataStart);
+  const got = job.compressedSize === 0 ? 0 : readSync(fd, raw, 0, job.compressedSize, start);
   if (got < job.compressedSize) throw new BadEntry(`cannot read entry: the archive ends ${job.compressedSize - got} bytes into its data`);
   let data: Buffer;
   if (job.method === 0) data = raw;

@@ -6,14 +6,15 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Transform, TransformCallback } from 'stream';
+import { PassThrough, Readable, Transform, TransformCallback } from 'stream';
 import { pipeline } from 'stream/promises';
-import * as yauzl from 'yauzl';
+import * as zlib from 'zlib';
 import type { EntryRecord } from '../records';
 import { crc32 } from './crc32';
 import { decodeEntryName, isDirectoryName, isInside, isMacosMetadata, judgeEntryPath, shortenLongNames } from './entry-path';
 import { IoFailure, formatBytes } from './errors';
 import { startsWithLocalHeader } from './zip-signature';
+import { dataStart, zipEntries, type ZipEntry } from './zip-directory';
 import { compiledScript, poolThreads, ThreadPool } from './thread-pool';
 import { inflateBatch, type InflateBatch, type InflateJob, type InflateResult } from './zip-inflate';
 
@@ -66,47 +67,9 @@ export async function extractZip(zipPath: string, opts: ZipExtractOptions): Prom
 
 /** Reads the whole central directory without extracting anything: the uncompressed bytes its entries declare. Throws when the archive cannot be walked. */
 async function scanZip(zipPath: string): Promise<number> {
-  const zip = await openZip(zipPath);
-  try {
-    let declared = 0;
-    for await (const entry of entriesOf(zip)) declared += entry.uncompressedSize;
-    return declared;
-  } finally {
-    zip.close();
-  }
-}
-
-function openZip(zipPath: string): Promise<yauzl.ZipFile> {
-  return new Promise((resolve, reject) => {
-    // decodeStrings: false lets us report unsafe names instead of yauzl aborting the whole zip on them.
-    // validateEntrySizes is done per entry below (yauzl's check would also abort the whole zip).
-    yauzl.open(zipPath, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: false }, (err, zip) =>
-      err ? reject(err) : resolve(zip),
-    );
-  });
-}
-
-async function* entriesOf(zip: yauzl.ZipFile): AsyncGenerator<yauzl.Entry> {
-  for (;;) {
-    const entry = await new Promise<yauzl.Entry | null>((resolve, reject) => {
-      const done = (value: yauzl.Entry | null, err?: Error) => {
-        zip.off('entry', onEntry);
-        zip.off('end', onEnd);
-        zip.off('error', onError);
-        if (err) reject(err);
-        else resolve(value);
-      };
-      const onEntry = (e: yauzl.Entry) => done(e);
-      const onEnd = () => done(null);
-      const onError = (err: Error) => done(null, err);
-      zip.on('entry', onEntry);
-      zip.on('end', onEnd);
-      zip.on('error', onError);
-      zip.readEntry();
-    });
-    if (!entry) return;
-    yield entry;
-  }
+  let declared = 0;
+  for await (const entries of zipEntries(zipPath)) for (const entry of entries) declared += entry.uncompressedSize;
+  return declared;
 }
 
 /** An entry whose bytes are bad: reported as REFUSED_BAD_ENTRY, the walk goes on. */
@@ -115,7 +78,7 @@ class BadEntry extends Error {}
 /** One entry of the walk, in source order: decided from the central directory, or a file to extract to `target`. */
 type Item =
   | { kind: 'decided'; record: Omit<EntryRecord, 'i'> }
-  | { kind: 'file'; source: string; target: string; entry: yauzl.Entry };
+  | { kind: 'file'; source: string; target: string; entry: ZipEntry };
 
 /** Items in source order, whose small files are being inflated and written by the pool; or one big entry. */
 type Unit =
@@ -171,10 +134,9 @@ class ZipExtraction {
 
   /** Walks one archive: `sourcePrefix` names it in records, `outDir` (relative to extractedDir) is where its files go. */
   async walk(zipPath: string, sourcePrefix: string, outDir: string, depth: number): Promise<void> {
-    const zip = await openZip(zipPath);
     const units: Unit[] = [];
     try {
-      const plan = this.units(zip, zipPath, sourcePrefix, outDir);
+      const plan = this.units(zipPath, sourcePrefix, outDir);
       for (;;) {
         while (units.length < this.ahead) {
           const next = await plan.next();
@@ -183,12 +145,11 @@ class ZipExtraction {
         }
         const unit = units.shift();
         if (!unit) break;
-        if (unit.kind === 'big') await this.placeBig(zip, unit.item, depth);
+        if (unit.kind === 'big') await this.placeBig(zipPath, unit.item, depth);
         else await this.placeChunk(unit, depth);
       }
     } finally {
       await Promise.allSettled(units.map((u) => (u.kind === 'chunk' ? u.results : undefined))); // no write outlives the walk
-      zip.close();
     }
   }
 
@@ -197,7 +158,7 @@ class ZipExtraction {
   }
 
   /** The archive's entries as units in source order; each chunk is handed to the pool as soon as it closes. */
-  private async *units(zip: yauzl.ZipFile, zipPath: string, sourcePrefix: string, outDir: string): AsyncGenerator<Unit> {
+  private async *units(zipPath: string, sourcePrefix: string, outDir: string): AsyncGenerator<Unit> {
     let items: Item[] = [];
     let jobs: InflateJob[] = [];
     let bytes = 0;
@@ -209,7 +170,7 @@ class ZipExtraction {
       bytes = 0;
       return unit;
     };
-    for await (const entry of entriesOf(zip)) {
+    for await (const entries of zipEntries(zipPath)) for (const entry of entries) {
       this.checkCancelled();
       const item = this.itemOf(entry, sourcePrefix, outDir);
       if (!item) continue;
@@ -236,7 +197,7 @@ class ZipExtraction {
   }
 
   /** What the central directory says of an entry: a decision, a file to extract, or nothing (a folder). */
-  private itemOf(entry: yauzl.Entry, sourcePrefix: string, outDir: string): Item | null {
+  private itemOf(entry: ZipEntry, sourcePrefix: string, outDir: string): Item | null {
     const name = decodeEntryName(entry.fileNameRaw, entry.generalPurposeBitFlag, entry.extraFields);
     const unixType = (entry.externalFileAttributes >>> 16) & S_IFMT;
     if (isDirectoryName(name) || unixType === S_IFDIR) return null; // folders are not entries
@@ -288,11 +249,11 @@ class ZipExtraction {
   }
 
   /** A big entry, streamed to disk here with the same checks. */
-  private async placeBig(zip: yauzl.ZipFile, item: Item & { kind: 'file' }, depth: number): Promise<void> {
+  private async placeBig(zipPath: string, item: Item & { kind: 'file' }, depth: number): Promise<void> {
     this.checkCancelled();
     let head: Buffer;
     try {
-      head = await this.stream(zip, item.entry, item.target);
+      head = await this.stream(zipPath, item.entry, item.target);
     } catch (err) {
       if (!(err instanceof BadEntry)) throw err;
       return this.emit({ source: item.source, file: null, status: 'refused', code: 'REFUSED_BAD_ENTRY', message: err.message });
@@ -327,9 +288,9 @@ class ZipExtraction {
   }
 
   /** Streams a big entry to the scratch file, checking size and CRC, then moves it into place. Returns its first bytes. */
-  private async stream(zip: yauzl.ZipFile, entry: yauzl.Entry, target: string): Promise<Buffer> {
+  private async stream(zipPath: string, entry: ZipEntry, target: string): Promise<Buffer> {
     const tmp = path.join(this.opts.tmpDir, 'stream.tmp');
-    const input = await openEntry(zip, entry);
+    const input = openEntry(zipPath, entry);
     const check = new EntryCheck(entry, (n) => this.count(n));
     let inputError: unknown;
     input.once('error', (err) => (inputError = err));
@@ -352,7 +313,9 @@ class ZipExtraction {
       },
     });
     try {
-      await pipeline(input, meter, fs.createWriteStream(tmp), { signal: this.opts.signal });
+      const inflate = entry.compressionMethod === 8 ? zlib.createInflateRaw() : new PassThrough();
+      inflate.once('error', (err) => (inputError = err));
+      await pipeline(input, inflate, meter, fs.createWriteStream(tmp), { signal: this.opts.signal });
     } catch (err) {
       await fs.promises.rm(tmp, { force: true });
       if (err instanceof IoFailure || err instanceof BadEntry || this.opts.signal?.aborted) throw err;
@@ -399,15 +362,19 @@ class ZipExtraction {
   }
 }
 
-/** yauzl's read stream of an entry; `decodeFileData: false` gives the stored (compressed) bytes as they are. */
-async function openEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, options: { decodeFileData?: boolean } = {}): Promise<NodeJS.ReadableStream> {
+/** An entry's stored (compressed) bytes as a stream; a header that cannot be read is the entry's fault. */
+function openEntry(zipPath: string, entry: ZipEntry): NodeJS.ReadableStream {
+  let start: number;
+  const fd = fs.openSync(zipPath, 'r');
   try {
-    return await new Promise<NodeJS.ReadableStream>((resolve, reject) =>
-      zip.openReadStream(entry, options as yauzl.ZipFileOptions, (err, stream) => (err ? reject(err) : resolve(stream))),
-    );
+    start = dataStart(fd, entry);
   } catch (err) {
     throw new BadEntry(`cannot read entry: ${(err as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
   }
+  if (entry.compressedSize === 0) return Readable.from([]);
+  return fs.createReadStream(zipPath, { start, end: start + entry.compressedSize - 1, highWaterMark: 1 << 20 });
 }
 
 /** Counts an entry's inflated bytes, keeps the first 4, and checks size and CRC against the archive's word. */
@@ -417,7 +384,7 @@ class EntryCheck {
   private crc = 0;
 
   constructor(
-    private readonly entry: yauzl.Entry,
+    private readonly entry: ZipEntry,
     private readonly onBytes: (n: number) => void,
   ) {}
 
