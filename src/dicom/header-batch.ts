@@ -7,8 +7,8 @@
 import * as fs from 'fs';
 import { countLines, openAppender, readJsonLines, type Appender } from '../io/jsonl';
 import type { EntryRecord, ValidateRecord } from '../records';
-import type { HeaderLines } from './header-lines';
-import { readHeaders } from './read-pool';
+import type { EncodedHeaders } from './header-lines';
+import { readHeaderBytes } from './read-pool';
 
 export interface HeaderBatchCursor {
   /** Candidates done, in batch order. */
@@ -34,7 +34,7 @@ export interface HeaderBatchOptions {
 }
 
 /** Files handed to the read pool at once (split across its threads), and chunks in flight. */
-const CHUNK = 256;
+const CHUNK = 512;
 const IN_FLIGHT = 2;
 
 /** Counts of a batch whose validate file is complete. */
@@ -53,9 +53,11 @@ export async function readHeaderBatch(opts: HeaderBatchOptions): Promise<HeaderB
   const entries = await opts.entries();
   const { validate, metadata, start } = await openOutputs(opts);
   try {
-    await readInChunks(entries, start, opts.signal, async (lines, done) => {
-      await validate.appendLines(lines.map((l) => l.validate));
-      await metadata.appendLines(lines.flatMap((l) => (l.metadata === null ? [] : [l.metadata])));
+    await readInChunks(entries, start, opts.signal, async (slices, done) => {
+      for (const slice of slices) {
+        await validate.appendEncoded(slice.validate, slice.files);
+        await metadata.appendEncoded(slice.metadata, slice.valid);
+      }
       opts.onProgress?.({ done, bytes: validate.bytesWritten(), metadataBytes: metadata.bytesWritten() });
     });
     await metadata.commit();
@@ -69,19 +71,19 @@ export async function readHeaderBatch(opts: HeaderBatchOptions): Promise<HeaderB
 
 /**
  * Reads the headers of entries[start..] through the read pool, CHUNK files at a time with IN_FLIGHT chunks under
- * way, and hands each chunk's lines, in order, to `take` with the number of entries done through it.
+ * way, and hands each chunk's encoded lines, in order, to `take` with the number of entries done through it.
  */
 export async function readInChunks(
   entries: EntryRecord[],
   start: number,
   signal: AbortSignal | undefined,
-  take: (lines: HeaderLines[], done: number) => Promise<void>,
+  take: (slices: EncodedHeaders[], done: number) => Promise<void>,
 ): Promise<void> {
-  const pending: Promise<HeaderLines[]>[] = [];
+  const pending: Promise<EncodedHeaders[]>[] = [];
   let next = start;
   const fill = () => {
     while (pending.length < IN_FLIGHT && next < entries.length) {
-      const chunk = readHeaders(entries.slice(next, next + CHUNK));
+      const chunk = readHeaderBytes(entries.slice(next, next + CHUNK));
       chunk.catch(() => undefined); // awaited in order below
       pending.push(chunk);
       next += CHUNK;
@@ -140,9 +142,9 @@ export async function readMissingMetadata(opts: {
   out ??= await openAppender(opts.metadataFile);
   const metadata = out;
   try {
-    await readInChunks(entries, start, opts.signal, async (lines, done) => {
+    await readInChunks(entries, start, opts.signal, async (slices, done) => {
       // A file that changed since validation has no metadata line; organize reports it.
-      await metadata.appendLines(lines.flatMap((l) => (l.metadata === null ? [] : [l.metadata])));
+      for (const slice of slices) await metadata.appendEncoded(slice.metadata, slice.valid);
       opts.onProgress?.({ done, bytes: metadata.bytesWritten() });
     });
     await metadata.commit();

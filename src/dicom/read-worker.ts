@@ -1,8 +1,11 @@
-// Worker thread of the read pool: reads a slice of candidate files per message and returns their output lines.
+// Worker thread of the read pool: reads a slice of candidate files per message and answers with their output,
+// as lines or as encoded bytes whose memory moves to the other thread (transferred, not copied).
 import { parentPort } from 'worker_threads';
-import { headerLines } from './header-lines';
-import type { EntryRecord } from '../records';
+import { encodeHeaderLines, headerLines, type ReadJob } from './header-lines';
 
-parentPort!.on('message', (entries: EntryRecord[]) => {
-  parentPort!.postMessage(entries.map(headerLines));
+parentPort!.on('message', ({ entries, encode }: ReadJob) => {
+  const lines = entries.map(headerLines);
+  if (!encode) return parentPort!.postMessage(lines);
+  const encoded = encodeHeaderLines(lines);
+  parentPort!.postMessage(encoded, [encoded.validate.buffer, encoded.metadata.buffer] as ArrayBuffer[]);
 });

@@ -24,7 +24,11 @@ export class ThreadPool<In, Out> {
     for (let n = 0; n < threads; n++) {
       const worker = new Worker(script, { resourceLimits });
       worker.on('message', (out: Out) => this.finish(worker, (p) => p.resolve(out)));
-      worker.on('error', (err) => this.finish(worker, (p) => p.reject(err), false));
+      worker.on('error', (err) => {
+        this.finish(worker, (p) => p.reject(err), false);
+        // Jobs still queued when the last thread is gone would wait forever: they fail the same way.
+        if (this.size === 0) for (const p of this.queue.splice(0)) p.reject(err);
+      });
       worker.unref(); // after the listeners, which ref it
       this.idle.push(worker);
       this.size++;
@@ -32,6 +36,7 @@ export class ThreadPool<In, Out> {
   }
 
   run(job: In): Promise<Out> {
+    if (this.size === 0) return Promise.reject(new Error('every thread of the pool has died'));
     return new Promise((resolve, reject) => {
       this.queue.push({ job, resolve, reject });
       this.dispatch();
