@@ -4,7 +4,7 @@
  * never sees half a file.
  */
 import type { DicomJson } from './dicom/types';
-import { readLineBatches } from './io/jsonl';
+import { readLineBuffers } from './io/jsonl';
 
 /** Final status of one entry of the source, as in validation.csv. */
 export type EntryStatus = 'valid' | 'invalid' | 'duplicate' | 'conflict' | 'skipped' | 'refused';
@@ -94,6 +94,7 @@ export interface SeriesIssueRecord {
 }
 
 const META_KEY = ',"meta":';
+const META_KEY_BYTES = Buffer.from(META_KEY);
 
 /**
  * One JSON line of a record that carries a header (MetadataRecord, InstanceRecord), with `meta` last, so that
@@ -103,25 +104,33 @@ export function lineWithMeta(record: object, metaText: string): string {
   return `${JSON.stringify(record).slice(0, -1)}${META_KEY}${metaText}}`;
 }
 
+/** The same line as bytes, its header given as bytes: the header is never decoded or encoded again. */
+export function lineWithMetaBytes(record: object, meta: Uint8Array): Buffer[] {
+  const head = JSON.stringify(record);
+  return [Buffer.from(`${head.slice(0, -1)}${META_KEY}`, 'utf8'), meta as Buffer, CLOSE_LINE];
+}
+const CLOSE_LINE = Buffer.from('}\n');
+
 /**
- * The small fields of a line written by lineWithMeta, parsed, and its header as JSON text, not parsed. The first
+ * The small fields of a line written by lineWithMeta, parsed, and its header as JSON bytes, not decoded. The first
  * `,"meta":` of a line is the key (inside a JSON string every quote is escaped); it is the last key when the line
  * ends the header's object and the fields before it hold `fields`. Lines of another layout (an earlier version
  * wrote `warnings` after `meta`; hand-made files put keys in any order) are parsed whole.
  */
-export function splitMetaLine<T extends object>(line: string): { record: T; metaText: string | null } {
-  const at = line.indexOf(META_KEY);
-  if (at > 0 && line.endsWith('}}')) {
-    const record = JSON.parse(line.slice(0, at) + '}') as T;
-    if ('fields' in record) return { record, metaText: line.slice(at + META_KEY.length, -1) };
+export function splitMetaLine<T extends object>(line: Buffer): { record: T; meta: Buffer | null } {
+  const at = line.indexOf(META_KEY_BYTES);
+  const n = line.length;
+  if (at > 0 && n >= 2 && line[n - 1] === 0x7d && line[n - 2] === 0x7d) {
+    const record = JSON.parse(line.toString('utf8', 0, at) + '}') as T;
+    if ('fields' in record) return { record, meta: line.subarray(at + META_KEY_BYTES.length, n - 1) };
   }
-  const whole = JSON.parse(line) as T & { meta?: unknown };
-  const metaText = whole.meta === undefined ? null : JSON.stringify(whole.meta);
+  const whole = JSON.parse(line.toString('utf8')) as T & { meta?: unknown };
+  const meta = whole.meta === undefined ? null : Buffer.from(JSON.stringify(whole.meta), 'utf8');
   delete whole.meta;
-  return { record: whole, metaText };
+  return { record: whole, meta };
 }
 
-/** The records of a file of lines written by lineWithMeta, small fields parsed, each header left as JSON text. */
-export async function* readRecordsWithMeta<T extends object>(file: string): AsyncGenerator<{ record: T; metaText: string | null }> {
-  for await (const lines of readLineBatches(file)) for (const line of lines) yield splitMetaLine<T>(line);
+/** The records of a file of lines written by lineWithMeta, small fields parsed, each header left as JSON bytes. */
+export async function* readRecordsWithMeta<T extends object>(file: string): AsyncGenerator<{ record: T; meta: Buffer | null }> {
+  for await (const lines of readLineBuffers(file)) for (const line of lines) yield splitMetaLine<T>(line);
 }

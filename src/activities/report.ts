@@ -13,8 +13,8 @@ import { readJsonLines } from '../io/jsonl';
 import { CsvFileWriter, type CsvCell } from '../report/csv';
 import { histogramSvg, horizontalBarSvg, thicknessBins } from '../report/charts';
 import { renderReportHtml } from '../report/html';
-import { svgToPng } from '../report/png';
-import { writeThumbnails } from '../report/thumbnails';
+import { svgToPngAsync } from '../report/png';
+import { ThumbnailSeries, writeThumbnails } from '../report/thumbnails';
 import { ReportStats, MAX_SERIES_BARS, shortSeriesLabel, plural } from '../report/stats';
 
 export interface ReportInput {
@@ -80,9 +80,11 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
   }
 
   const metadata = new CsvFileWriter(file(REPORT_FILES.metadataCsv), METADATA_COLUMNS);
+  const thumbnailSeries = new ThumbnailSeries(MAX_THUMBNAILS);
   try {
     for await (const r of readOptionalRecords(input.outDir, ws.instances, instanceHeads)) {
       stats.addInstance(r);
+      thumbnailSeries.add(r.fields);
       metadata.write(metadataRow(r, input.runId));
       beat(stats.instances, 'instances');
     }
@@ -93,8 +95,6 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
   }
 
   for await (const issue of readOptionalRecords<SeriesIssueRecord>(input.outDir, ws.seriesIssues)) stats.addIssue(issue);
-
-  const thumbnails = await writeThumbnails(input.outDir, { limit: MAX_THUMBNAILS, onProgress: (n) => beat(n, 'thumbnails') });
 
   const thicknessSvg = histogramSvg(thicknessBins(stats.thickness), {
     title: 'Slice thickness',
@@ -113,8 +113,13 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
     },
   );
 
-  writeFileAtomic(file(REPORT_FILES.thicknessPng), svgToPng(thicknessSvg));
-  writeFileAtomic(file(REPORT_FILES.seriesPng), svgToPng(seriesSvg));
+  // The charts render on the thread pool while this thread draws the thumbnails.
+  const pngs = Promise.all([svgToPngAsync(thicknessSvg), svgToPngAsync(seriesSvg)]);
+  pngs.catch(() => undefined); // awaited below
+  const thumbnails = await writeThumbnails(input.outDir, { limit: MAX_THUMBNAILS, collected: thumbnailSeries, onProgress: (n) => beat(n, 'thumbnails') });
+  const [thicknessPng, seriesPng] = await pngs;
+  writeFileAtomic(file(REPORT_FILES.thicknessPng), thicknessPng);
+  writeFileAtomic(file(REPORT_FILES.seriesPng), seriesPng);
   writeFileAtomic(
     file(REPORT_FILES.html),
     renderReportHtml({

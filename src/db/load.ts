@@ -13,7 +13,7 @@
  */
 import type { Knex } from 'knex';
 import { splitMetaLine, type InstanceRecord, type OutcomeRecord, type SeriesIssueRecord } from '../records';
-import { readLineBatches } from '../io/jsonl';
+import { readLineBuffers } from '../io/jsonl';
 import { workspace } from '../workspace';
 import { isPostgres } from './catalog';
 import { DICOM_METADATA_COLUMNS } from './migrations';
@@ -48,7 +48,7 @@ export interface LoadOptions {
   rowsPerCommit?: number;
 }
 
-type Value = string | number | null;
+type Value = string | number | null | Buffer;
 
 const DEFAULT_BATCH_ROWS = 500;
 // Kept from knex's multi-row insert form (SELECT ... UNION ALL, at most 500 terms); plain VALUES rows are not
@@ -96,14 +96,23 @@ export function catalogJson(json: string): string {
   );
 }
 
+/** The same on JSON bytes: untouched (not even decoded) unless they hold an escape to fix. */
+export function catalogJsonBytes(json: Buffer): Buffer {
+  if (json.indexOf(BACKSLASH_U) === -1) return json;
+  const text = json.toString('utf8');
+  const fixed = catalogJson(text);
+  return fixed === text ? json : Buffer.from(fixed, 'utf8');
+}
+const BACKSLASH_U = Buffer.from('\\u');
+
 /** A header object as catalog JSON text. */
 export function metaJson(meta: unknown): string | null {
   return meta === undefined || meta === null ? null : catalogJson(JSON.stringify(meta));
 }
 
-/** A dicom_metadata row, in DICOM_METADATA_COLUMNS order, from an instances.jsonl line. */
-function instanceValues(line: string, runId: string): Value[] {
-  const { record: r, metaText } = splitMetaLine<Omit<InstanceRecord, 'meta'>>(line);
+/** A dicom_metadata row, in DICOM_METADATA_COLUMNS order, from an instances.jsonl line; the header stays bytes. */
+function instanceValues(line: Buffer, runId: string): Value[] {
+  const { record: r, meta } = splitMetaLine<Omit<InstanceRecord, 'meta'>>(line);
   const f = r.fields;
   return [
     text(f.sopInstanceUid),
@@ -124,17 +133,17 @@ function instanceValues(line: string, runId: string): Value[] {
     text(r.source),
     real(f.fileSize) ?? 0,
     runId,
-    metaText === null ? null : catalogJson(metaText),
+    meta === null ? null : catalogJsonBytes(meta),
   ];
 }
 
-function outcomeValues(line: string, runId: string): Value[] {
-  const r = JSON.parse(line) as OutcomeRecord;
+function outcomeValues(line: Buffer, runId: string): Value[] {
+  const r = JSON.parse(line.toString('utf8')) as OutcomeRecord;
   return [runId, text(r.path), r.status, text(r.code) ?? '', text(r.message) ?? '', int32(r.i)];
 }
 
-function seriesIssueValues(line: string, runId: string): Value[] {
-  const r = JSON.parse(line) as SeriesIssueRecord;
+function seriesIssueValues(line: Buffer, runId: string): Value[] {
+  const r = JSON.parse(line.toString('utf8')) as SeriesIssueRecord;
   return [text(r.seriesInstanceUid), text(r.code), text(r.message), runId];
 }
 
@@ -148,13 +157,18 @@ interface TableSpec {
   onConflict: 'merge' | 'ignore';
   /** Delete this run's rows before loading the file from its first record. */
   clearRunFirst: boolean;
-  values(line: string, runId: string): Value[];
+  /**
+   * A column whose value comes as UTF-8 bytes (the header): SQLite stores them as text with CAST(? AS TEXT), never
+   * decoded here; PostgreSQL gets them decoded (its driver would send bytes as bytea).
+   */
+  textBytes?: string;
+  values(line: Buffer, runId: string): Value[];
 }
 
 /** INSERT ... VALUES (?, ...), ... ON CONFLICT: the same text on SQLite and PostgreSQL (knex numbers the ?s). */
-function insertSql(spec: TableSpec, rows: number): string {
+function insertSql(spec: TableSpec, rows: number, dialect: 'sqlite' | 'postgres'): string {
   const q = (name: string) => `"${name}"`;
-  const tuple = `(${spec.columns.map(() => '?').join(', ')})`;
+  const tuple = `(${spec.columns.map((c) => (c === spec.textBytes && dialect === 'sqlite' ? 'CAST(? AS TEXT)' : '?')).join(', ')})`;
   const action =
     spec.onConflict === 'merge'
       ? `DO UPDATE SET ${spec.columns.filter((c) => !spec.key.includes(c)).map((c) => `${q(c)} = excluded.${q(c)}`).join(', ')}`
@@ -195,7 +209,7 @@ async function loadFile(db: Knex, spec: TableSpec, runId: string, cursor: LoadCu
     if (!trx) await begin();
     const unique = dedupeByKey(rows, keyAt);
     let sql = sqlFor.get(unique.length);
-    if (!sql) sqlFor.set(unique.length, (sql = insertSql(spec, unique.length)));
+    if (!sql) sqlFor.set(unique.length, (sql = insertSql(spec, unique.length, dialect)));
     await trx!.raw(sql, unique.flat());
     inTransaction.rows += rows.length;
     inTransaction.bytes += rowBytes;
@@ -216,11 +230,13 @@ async function loadFile(db: Knex, spec: TableSpec, runId: string, cursor: LoadCu
 
   try {
     if (skip === 0 && spec.clearRunFirst) await begin(); // clear even when the file is empty
-    for await (const lines of readLineBatches(spec.file)) {
+    const bytesAt = spec.textBytes && dialect === 'postgres' ? spec.columns.indexOf(spec.textBytes) : -1;
+    for await (const lines of readLineBuffers(spec.file)) {
       for (const line of lines) {
         seen++;
         if (seen <= skip) continue;
         const values = spec.values(line, runId);
+        if (bytesAt >= 0 && Buffer.isBuffer(values[bytesAt])) values[bytesAt] = values[bytesAt].toString('utf8');
         rows.push(values);
         rowBytes += line.length;
         if (rows.length >= perStatement || rowBytes >= MAX_STATEMENT_BYTES) {
@@ -251,6 +267,7 @@ export async function loadCatalog(db: Knex, opts: LoadOptions): Promise<LoadCoun
       key: ['sop_instance_uid'],
       onConflict: 'merge',
       clearRunFirst: false, // the catalog accumulates instances across runs
+      textBytes: 'meta',
       values: instanceValues,
     },
     {

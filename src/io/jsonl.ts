@@ -73,56 +73,82 @@ export async function writeJsonLines(
   return count;
 }
 
-/** Non-blank lines of about a MiB of text, with their line numbers in the file (from 1). */
+/** Non-blank lines of about a MiB of a file, as bytes (views into the chunk read), with their line numbers (from 1). */
 interface LineChunk {
-  lines: string[];
+  lines: Buffer[];
   numbers: number[];
 }
 
+function isBlank(b: Buffer): boolean {
+  for (let k = 0; k < b.length; k++) if (b[k] > 32) return false;
+  return true;
+}
+
+/**
+ * The lines of a file as bytes, a MiB of the file at a time: newlines found with a byte search, nothing decoded.
+ * (Decoding a whole MiB into one string and splitting it cost more than anything else organize, load and the report
+ * did.) A line's bytes stay valid while the caller works on its chunk.
+ */
 async function* lineChunks(file: string): AsyncGenerator<LineChunk> {
-  let rest = '';
+  let rest: Buffer | null = null;
   let lineNumber = 0;
-  const input = fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
-  const take = (chunk: LineChunk, text: string, start: number, end: number) => {
+  const input = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  const take = (chunk: LineChunk, data: Buffer, start: number, end: number) => {
     lineNumber++;
-    if (end > start && text.charCodeAt(end - 1) === 13) end--; // CRLF
+    if (end > start && data[end - 1] === 13) end--; // CRLF
     if (end === start) return;
-    const line = text.slice(start, end);
-    if (line.charCodeAt(0) <= 32 && line.trim() === '') return;
+    const line = data.subarray(start, end);
+    if (line[0] <= 32 && isBlank(line)) return;
     chunk.lines.push(line);
     chunk.numbers.push(lineNumber);
   };
   try {
-    for await (const piece of input as AsyncIterable<string>) {
-      const text = rest + piece;
+    for await (const piece of input as AsyncIterable<Buffer>) {
       const chunk: LineChunk = { lines: [], numbers: [] };
       let start = 0;
-      for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
-        take(chunk, text, start, nl);
+      if (rest) {
+        // Only the line cut by the previous read is copied, never the whole MiB.
+        const nl = piece.indexOf(10);
+        if (nl === -1) {
+          rest = Buffer.concat([rest, piece]);
+          continue;
+        }
+        const joined = Buffer.concat([rest, piece.subarray(0, nl)]);
+        take(chunk, joined, 0, joined.length);
+        start = nl + 1;
+        rest = null;
+      }
+      for (let nl = piece.indexOf(10, start); nl !== -1; nl = piece.indexOf(10, start)) {
+        take(chunk, piece, start, nl);
         start = nl + 1;
       }
-      rest = text.slice(start);
+      rest = start < piece.length ? piece.subarray(start) : null;
       if (chunk.lines.length > 0) yield chunk;
     }
     const last: LineChunk = { lines: [], numbers: [] };
-    if (rest.length > 0) take(last, rest, 0, rest.length);
+    if (rest) take(last, rest, 0, rest.length);
     if (last.lines.length > 0) yield last;
   } finally {
     input.destroy();
   }
 }
 
+/** The non-blank lines of a file as bytes, about a MiB at a time (views valid while the caller works on the batch). */
+export async function* readLineBuffers(file: string): AsyncGenerator<Buffer[]> {
+  for await (const chunk of lineChunks(file)) yield chunk.lines;
+}
+
 /**
- * The non-blank lines of a text file, about a MiB of text at a time, never the whole file in memory: one await
+ * The non-blank lines of a text file, about a MiB of the file at a time, never the whole file in memory: one await
  * per chunk rather than per line, for the big stage files.
  */
 export async function* readLineBatches(file: string): AsyncGenerator<string[]> {
-  for await (const chunk of lineChunks(file)) yield chunk.lines;
+  for await (const chunk of lineChunks(file)) yield chunk.lines.map((b) => b.toString('utf8'));
 }
 
 /** The non-blank lines of a text file, one by one. */
 export async function* readLines(file: string): AsyncGenerator<string> {
-  for await (const chunk of lineChunks(file)) yield* chunk.lines;
+  for await (const lines of readLineBatches(file)) yield* lines;
 }
 
 /** Streams JSON lines of `file` (never the whole file in memory). Blank lines are ignored. */
@@ -131,7 +157,7 @@ export async function* readJsonLines<T>(file: string): AsyncIterable<T> {
     for (let k = 0; k < lines.length; k++) {
       let value: T;
       try {
-        value = JSON.parse(lines[k]) as T;
+        value = JSON.parse(lines[k].toString('utf8')) as T;
       } catch (err) {
         throw new Error(`${file}:${numbers[k]}: not a JSON line (${(err as Error).message})`);
       }

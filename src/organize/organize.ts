@@ -4,14 +4,15 @@
  * same bytes is a duplicate, with other bytes a conflict (not placed; both rows name each other). Writes outcomes,
  * instances and series issues under DIR/work; all of it is idempotent.
  *
- * The headers are never parsed here: each metadata line is split into its small fields (parsed) and its header
- * (carried as JSON text into instances.jsonl), so the cost per file is a line split, a link and a line written.
+ * The headers are never parsed, nor even decoded, here: each metadata line is split into its small fields (parsed)
+ * and its header (carried as bytes into instances.jsonl), so the cost per file is a line split, a link and a line
+ * written.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { workspace } from '../workspace';
 import {
-  lineWithMeta,
+  lineWithMetaBytes,
   splitMetaLine,
   type EntryRecord,
   type InstanceFields,
@@ -21,7 +22,7 @@ import {
   type SeriesIssueRecord,
   type ValidateRecord,
 } from '../records';
-import { openAppender, readJsonLines, readLineBatches, writeJsonLines } from '../io/jsonl';
+import { openAppender, readJsonLines, readLineBuffers, writeJsonLines } from '../io/jsonl';
 import { checkSeries, type SeriesSlice } from '../dicom/series-checks';
 import { organizedPath } from './tree';
 import { Placer, sameBytes } from './place';
@@ -58,6 +59,8 @@ interface Verdict {
 
 type MetadataHead = Omit<MetadataRecord, 'meta'>;
 
+const EMPTY_META = Buffer.from('{}');
+
 /** Lines written at once to instances.jsonl. */
 const WRITE_BUFFER = 1 << 20;
 
@@ -69,9 +72,9 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
     if (signal?.aborted) throw signal.reason ?? new Error('cancelled');
   };
   /** Every metadata line, in source order, a chunk at a time: its small fields parsed, its header as text. */
-  async function* metadataChunks(): AsyncGenerator<{ record: MetadataHead; metaText: string | null }[]> {
+  async function* metadataChunks(): AsyncGenerator<{ record: MetadataHead; meta: Buffer | null }[]> {
     for (let b = 0; b < batchCount; b++) {
-      for await (const lines of readLineBatches(ws.batchFile('metadata', b))) {
+      for await (const lines of readLineBuffers(ws.batchFile('metadata', b))) {
         checkCancelled();
         yield lines.map((line) => splitMetaLine<MetadataHead>(line));
       }
@@ -108,18 +111,20 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
   const instances = await openAppender(ws.instances, { bufferBytes: WRITE_BUFFER });
   try {
     for await (const chunk of metadataChunks()) {
-      const lines: string[] = [];
-      for (const { record: rec, metaText } of chunk) {
+      const parts: Buffer[] = [];
+      let lines = 0;
+      for (const { record: rec, meta } of chunk) {
         if (kept.get(rec.fields.sopInstanceUid) !== rec.i) continue;
         const relative = organizedPath(rec.fields);
         const how = placer.place(rec.file, path.join(ws.root, relative));
         if (how === 'copied') copied++;
         else if (how === 'linked') linked++;
         const head: Omit<InstanceRecord, 'meta'> = { i: rec.i, source: rec.source, organizedPath: relative, fields: rec.fields };
-        lines.push(lineWithMeta(head, metaText ?? '{}'));
+        parts.push(...lineWithMetaBytes(head, meta ?? EMPTY_META));
+        lines++;
       }
-      await instances.appendLines(lines);
-      placedCount += lines.length;
+      await instances.appendEncoded(Buffer.concat(parts), lines);
+      placedCount += lines;
       onProgress?.('place', placedCount);
     }
     await instances.commit();
@@ -168,7 +173,7 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
 async function judgeRepeats(
   repeats: (Kept & { sop: string })[],
   kept: Map<string, number>,
-  metadataChunks: () => AsyncGenerator<{ record: MetadataHead; metaText: string | null }[]>,
+  metadataChunks: () => AsyncGenerator<{ record: MetadataHead; meta: Buffer | null }[]>,
 ): Promise<Map<number, Verdict>> {
   const verdicts = new Map<number, Verdict>();
   if (repeats.length === 0) return verdicts;

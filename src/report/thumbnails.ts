@@ -61,29 +61,43 @@ export interface PixelInfo {
   window: { center: number; width: number } | null;
 }
 
-export async function writeThumbnails(outDir: string, opts: ThumbnailOptions = {}): Promise<Thumbnail[]> {
+/**
+ * Pass 1 of the thumbnails: the series (first `limit` by first appearance) and their InstanceNumbers. Fed record by
+ * record, so the report's own pass over the instances can do it (no pass of its own).
+ */
+export class ThumbnailSeries {
+  readonly series = new Map<string, SeriesEntry>();
+  constructor(private readonly limit = Infinity) {}
+
+  add(f: Pick<InstanceRecord['fields'], 'seriesInstanceUid' | 'modality' | 'instanceNumber'>): void {
+    let s = this.series.get(f.seriesInstanceUid);
+    if (!s) {
+      if (this.series.size >= this.limit) return;
+      s = { modality: f.modality, slices: 0, numbers: [] };
+      this.series.set(f.seriesInstanceUid, s);
+    }
+    s.slices++;
+    if (typeof f.instanceNumber === 'number') s.numbers.push(f.instanceNumber);
+  }
+}
+
+export async function writeThumbnails(outDir: string, opts: ThumbnailOptions & { collected?: ThumbnailSeries } = {}): Promise<Thumbnail[]> {
   const ws = workspace(outDir);
   const size = opts.size ?? DEFAULT_THUMBNAIL_SIZE;
-  const limit = opts.limit ?? Infinity;
   const dir = path.join(ws.reportsDir, THUMBNAILS_DIR);
   fs.rmSync(dir, { recursive: true, force: true }); // no thumbnails of an earlier run left behind
   if (!fs.existsSync(ws.instances)) return [];
 
-  // Pass 1: the series (first `limit` by first appearance) and their InstanceNumbers.
-  const series = new Map<string, SeriesEntry>();
   let records = 0;
-  for await (const { record: r } of readRecordsWithMeta<InstanceHead>(ws.instances)) {
-    opts.onProgress?.(++records);
-    const uid = r.fields.seriesInstanceUid;
-    let s = series.get(uid);
-    if (!s) {
-      if (series.size >= limit) continue;
-      s = { modality: r.fields.modality, slices: 0, numbers: [] };
-      series.set(uid, s);
+  let collected = opts.collected;
+  if (!collected) {
+    collected = new ThumbnailSeries(opts.limit);
+    for await (const { record: r } of readRecordsWithMeta<InstanceHead>(ws.instances)) {
+      opts.onProgress?.(++records);
+      collected.add(r.fields);
     }
-    s.slices++;
-    if (typeof r.fields.instanceNumber === 'number') s.numbers.push(r.fields.instanceNumber);
   }
+  const series = collected.series;
   for (const s of series.values()) {
     s.numbers.sort((a, b) => a - b);
     s.middle = s.numbers.length ? s.numbers[Math.floor((s.numbers.length - 1) / 2)] : null;
@@ -92,13 +106,13 @@ export async function writeThumbnails(outDir: string, opts: ThumbnailOptions = {
 
   // Pass 2: the first instance with the median InstanceNumber (or the first one, when none has a number).
   let chosen = 0;
-  for await (const { record: r, metaText } of readRecordsWithMeta<InstanceHead>(ws.instances)) {
+  for await (const { record: r, meta } of readRecordsWithMeta<InstanceHead>(ws.instances)) {
     if (chosen === series.size) break; // every series has its slice: the rest need not be read
     opts.onProgress?.(++records);
     const s = series.get(r.fields.seriesInstanceUid);
     if (!s || s.chosen) continue;
     if (s.middle === null || r.fields.instanceNumber === s.middle) {
-      s.chosen = { ...r, meta: pixelMeta(metaText ? (JSON.parse(metaText) as DicomJson) : {}) };
+      s.chosen = { ...r, meta: pixelMeta(meta ? (JSON.parse(meta.toString('utf8')) as DicomJson) : {}) };
       chosen++;
     }
   }

@@ -38,6 +38,14 @@ test('writeJsonLines is atomic: a failing source leaves the old file intact and 
   expect(fs.existsSync(file + '.tmp')).toBe(false);
 });
 
+test('lines longer and shorter than a read, across read boundaries, come back whole and in order', async () => {
+  const file = path.join(dir, 'big.jsonl');
+  const records = Array.from({ length: 700 }, (_, k) => ({ k, text: 'é山'.repeat((k * 997) % 3000), tail: k % 7 === 0 ? 'x'.repeat(300_000) : '' }));
+  await writeJsonLines(file, records);
+  expect(fs.statSync(file).size).toBeGreaterThan(3 * 1024 * 1024); // several reads of a MiB
+  expect(await readAllJsonLines(file)).toEqual(records);
+});
+
 test('readJsonLines names the file and line of a broken line', async () => {
   const file = path.join(dir, 'bad.jsonl');
   fs.writeFileSync(file, '{"a":1}\n\n{oops\n');
