@@ -11,6 +11,7 @@
  * a load that starts a file from the top first clears that run's rows (in the same transaction), so findings that
  * disappeared do not linger.
  */
+import { createHash } from 'crypto';
 import type { Knex } from 'knex';
 import { splitMetaLine, type InstanceRecord, type OutcomeRecord, type SeriesIssueRecord } from '../records';
 import { readLineBuffers } from '../io/jsonl';
@@ -165,15 +166,24 @@ interface TableSpec {
   values(line: Buffer, runId: string): Value[];
 }
 
-/** INSERT ... VALUES (?, ...), ... ON CONFLICT: the same text on SQLite and PostgreSQL (knex numbers the ?s). */
+/**
+ * INSERT ... VALUES (...), ... ON CONFLICT for `rows` rows: ? placeholders on SQLite, $n on PostgreSQL. The header
+ * column is bound as bytes on SQLite and stored as text by CAST.
+ */
 function insertSql(spec: TableSpec, rows: number, dialect: 'sqlite' | 'postgres'): string {
   const q = (name: string) => `"${name}"`;
-  const tuple = `(${spec.columns.map((c) => (c === spec.textBytes && dialect === 'sqlite' ? 'CAST(? AS TEXT)' : '?')).join(', ')})`;
+  let n = 0;
+  const slot = (c: string) => {
+    const p = dialect === 'postgres' ? `$${++n}` : '?';
+    return c === spec.textBytes && dialect === 'sqlite' ? `CAST(${p} AS TEXT)` : p;
+  };
+  const tuples: string[] = [];
+  for (let r = 0; r < rows; r++) tuples.push(`(${spec.columns.map(slot).join(', ')})`);
   const action =
     spec.onConflict === 'merge'
       ? `DO UPDATE SET ${spec.columns.filter((c) => !spec.key.includes(c)).map((c) => `${q(c)} = excluded.${q(c)}`).join(', ')}`
       : 'DO NOTHING';
-  return `INSERT INTO ${q(spec.table)} (${spec.columns.map(q).join(', ')}) VALUES ${Array(rows).fill(tuple).join(', ')} ON CONFLICT (${spec.key.map(q).join(', ')}) ${action}`;
+  return `INSERT INTO ${q(spec.table)} (${spec.columns.map(q).join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (${spec.key.map(q).join(', ')}) ${action}`;
 }
 
 /** Last row wins for a repeated key inside one statement (PostgreSQL refuses to upsert a row twice). */
@@ -187,6 +197,67 @@ function dedupeByKey(rows: Value[][], keyAt: number[]): Value[][] {
   return byKey.size === rows.length ? rows : [...byKey.values()];
 }
 
+/**
+ * The driver's own connection, taken from knex's pool for the bulk load: prepared statements (kept per SQL text) run
+ * straight on it, without knex building each query. One statement may run while the next one's rows are built.
+ */
+interface BulkConnection {
+  run(sql: string, params?: Value[]): Promise<void>;
+  release(): Promise<void>;
+}
+
+interface SqliteStatement {
+  run(params: Value[], cb: (err: Error | null) => void): void;
+  finalize(cb?: () => void): void;
+}
+interface SqliteConnection {
+  prepare(sql: string, cb: (err: Error | null) => void): SqliteStatement;
+  run(sql: string, params: Value[], cb: (err: Error | null) => void): void;
+}
+interface PgConnection {
+  query(config: { text: string; values?: Value[]; name?: string }): Promise<unknown>;
+}
+
+const statementNames = new Map<string, string>();
+
+async function bulkConnection(db: Knex, dialect: 'sqlite' | 'postgres'): Promise<BulkConnection> {
+  const conn = (await db.client.acquireConnection()) as unknown;
+  const release = () => db.client.releaseConnection(conn) as Promise<void>;
+  if (dialect === 'postgres') {
+    const pg = conn as PgConnection;
+    return {
+      async run(sql, params = []) {
+        if (params.length === 0) return void (await pg.query({ text: sql }));
+        // Named after its text: prepared once per pooled connection, whichever load comes back to it.
+        let name = statementNames.get(sql);
+        if (!name) statementNames.set(sql, (name = `dicomflow_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`));
+        await pg.query({ text: sql, values: params, name });
+      },
+      release,
+    };
+  }
+  const sqlite = conn as SqliteConnection;
+  const statements = new Map<string, SqliteStatement>();
+  return {
+    run(sql, params = []) {
+      return new Promise((resolve, reject) => {
+        const done = (err: Error | null) => (err ? reject(err) : resolve());
+        if (params.length === 0) return sqlite.run(sql, [], done);
+        let stmt = statements.get(sql);
+        if (!stmt) {
+          stmt = sqlite.prepare(sql, (err) => err && reject(err));
+          statements.set(sql, stmt);
+        }
+        stmt.run(params, done);
+      });
+    },
+    async release() {
+      await Promise.all([...statements.values()].map((s) => new Promise<void>((r) => s.finalize(() => r()))));
+      await release();
+    },
+  };
+}
+
 async function loadFile(db: Knex, spec: TableSpec, runId: string, cursor: LoadCursor, opts: LoadOptions): Promise<void> {
   const skip = cursor[spec.cursorKey];
   const dialect = isPostgres(db) ? 'postgres' : 'sqlite';
@@ -194,23 +265,35 @@ async function loadFile(db: Knex, spec: TableSpec, runId: string, cursor: LoadCu
   const perCommit = opts.rowsPerCommit ?? ROWS_PER_COMMIT;
   const keyAt = spec.key.map((k) => spec.columns.indexOf(k));
   const sqlFor = new Map<number, string>();
+  const conn = await bulkConnection(db, dialect);
 
-  let trx: Knex.Transaction | null = null;
+  let open = false;
   let seen = 0;
   let rows: Value[][] = [];
   let rowBytes = 0;
   let inTransaction = { rows: 0, bytes: 0 };
+  /** The statement the database is running while the next rows are built (at most one). */
+  let running: Promise<void> | null = null;
+  const settle = async () => {
+    const p = running;
+    running = null;
+    await p;
+  };
   const begin = async () => {
-    trx = await db.transaction();
-    if (seen === 0 && skip === 0 && spec.clearRunFirst) await trx(spec.table).where({ run_id: runId }).delete();
+    await conn.run('BEGIN');
+    open = true;
+    if (seen === 0 && skip === 0 && spec.clearRunFirst) await conn.run(`DELETE FROM "${spec.table}" WHERE run_id = ${dialect === 'postgres' ? '$1' : '?'}`, [runId]);
   };
   const statement = async () => {
     if (rows.length === 0) return;
-    if (!trx) await begin();
+    if (!open) await begin();
     const unique = dedupeByKey(rows, keyAt);
     let sql = sqlFor.get(unique.length);
     if (!sql) sqlFor.set(unique.length, (sql = insertSql(spec, unique.length, dialect)));
-    await trx!.raw(sql, unique.flat());
+    const next = conn.run(sql, unique.flat());
+    next.catch(() => undefined); // awaited in order, by settle()
+    await settle();
+    running = next;
     inTransaction.rows += rows.length;
     inTransaction.bytes += rowBytes;
     rows = [];
@@ -219,8 +302,9 @@ async function loadFile(db: Knex, spec: TableSpec, runId: string, cursor: LoadCu
   };
   const commit = async () => {
     await statement();
-    if (trx) await trx.commit();
-    trx = null;
+    await settle();
+    if (open) await conn.run('COMMIT');
+    open = false;
     inTransaction = { rows: 0, bytes: 0 };
     if (seen > cursor[spec.cursorKey]) {
       cursor[spec.cursorKey] = seen;
@@ -247,8 +331,11 @@ async function loadFile(db: Knex, spec: TableSpec, runId: string, cursor: LoadCu
     }
     await commit();
   } catch (err) {
-    await (trx as Knex.Transaction | null)?.rollback().catch(() => undefined);
+    await Promise.allSettled([running]);
+    if (open) await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
+  } finally {
+    await conn.release();
   }
   cursor[spec.cursorKey] = Math.max(seen, cursor[spec.cursorKey]);
 }
