@@ -218,38 +218,35 @@ export async function openAppender(file: string, opts: { resumeBytes?: number; b
   }
   const handle = await fs.promises.open(partial, resumeBytes > 0 ? 'a' : 'w');
   let closed = false;
-  /** One write for many records: a batch costs a few syscalls, not one per file. */
-  const write = async (list: string[]): Promise<void> => {
-    if (list.length === 0) return;
-    const text = encodeLines(list);
-    await handle.write(text);
-    bytes += text.length;
-    records += list.length;
-  };
   const limit = opts.bufferBytes ?? 0;
-  let buffered: string[] = [];
+  /** Encoded lines waiting for one write (bufferBytes), with their record count. */
+  let buffered: Uint8Array[] = [];
   let bufferedLength = 0;
-  const flush = async () => {
-    const list = buffered;
-    buffered = [];
-    bufferedLength = 0;
-    await write(list);
-  };
-  const appendLines = async (list: string[]): Promise<void> => {
-    if (limit === 0) return write(list);
-    for (const line of list) {
-      buffered.push(line);
-      bufferedLength += line.length + 1;
-    }
-    if (bufferedLength >= limit) await flush();
-  };
-  const appendAll = (list: unknown[]) => appendLines(list.map((r) => JSON.stringify(r)));
-  const appendEncoded = async (data: Uint8Array, count: number): Promise<void> => {
-    await flush();
+  let bufferedRecords = 0;
+  const writeBytes = async (data: Uint8Array, count: number) => {
     if (data.length > 0) await handle.write(data);
     bytes += data.length;
     records += count;
   };
+  const flush = async () => {
+    if (buffered.length === 0) return;
+    const data = buffered.length === 1 ? buffered[0] : Buffer.concat(buffered);
+    const count = bufferedRecords;
+    buffered = [];
+    bufferedLength = 0;
+    bufferedRecords = 0;
+    await writeBytes(data, count);
+  };
+  const appendEncoded = async (data: Uint8Array, count: number): Promise<void> => {
+    if (limit === 0) return writeBytes(data, count);
+    buffered.push(data);
+    bufferedLength += data.length;
+    bufferedRecords += count;
+    if (bufferedLength >= limit) await flush();
+  };
+  /** One write for many records: a batch costs a few syscalls, not one per file. */
+  const appendLines = (list: string[]): Promise<void> => (list.length === 0 ? Promise.resolve() : appendEncoded(encodeLines(list), list.length));
+  const appendAll = (list: unknown[]) => appendLines(list.map((r) => JSON.stringify(r)));
   return {
     append: (record) => appendAll([record]),
     appendAll,

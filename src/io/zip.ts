@@ -121,6 +121,8 @@ class ZipExtraction {
   private declared = 0;
   /** Files placed (or about to be) in this run, so a second entry of the same name does not overwrite the first. */
   private readonly claimed = new Set<string>();
+  /** The folders those files need. */
+  private readonly claimedDirs = new Set<string>();
   /** Names seen twice so far (each second copy gets a folder of its own under DUPLICATES_DIR). */
   private duplicates = 0;
   /** Folders known to exist, to spare a mkdir per streamed entry. */
@@ -232,8 +234,29 @@ class ZipExtraction {
     if (!isInside(this.opts.extractedDir, target)) {
       return decided('refused', 'REFUSED_UNSAFE_PATH', 'not extracted: the name resolves outside the extraction folder');
     }
-    this.claimed.add(target);
+    // Names that clash (a file where an earlier entry needs a folder, or the reverse) are decided here, in source
+    // order, not by which thread of the pool gets there first.
+    const clash = this.clashOf(target);
+    if (clash) return decided('refused', 'REFUSED_BAD_ENTRY', `cannot be placed: ${clash}`);
+    this.claim(target);
     return { kind: 'file', source, target, entry };
+  }
+
+  private clashOf(target: string): string | null {
+    const rel = (p: string) => path.relative(this.opts.extractedDir, p);
+    if (this.claimedDirs.has(target)) return `${rel(target)} is a folder of earlier entries`;
+    for (let dir = path.dirname(target); dir.length > this.opts.extractedDir.length; dir = path.dirname(dir)) {
+      if (this.claimed.has(dir)) return `${rel(dir)} is a file of an earlier entry, not a folder`;
+      if (this.claimedDirs.has(dir)) break; // checked when it was claimed
+    }
+    return null;
+  }
+
+  private claim(target: string): void {
+    this.claimed.add(target);
+    for (let dir = path.dirname(target); dir.length > this.opts.extractedDir.length && !this.claimedDirs.has(dir); dir = path.dirname(dir)) {
+      this.claimedDirs.add(dir);
+    }
   }
 
   /** Placing stage, strictly in source order: the pool's verdict on each file, numbered and emitted. */
