@@ -6,7 +6,8 @@
  */
 import * as path from 'path';
 import { NativeConnection } from '@temporalio/worker';
-import { createWorker, DEFAULT_TASK_QUEUE } from '../worker';
+import { createWorker } from '../worker';
+import { DEFAULT_TASK_QUEUE } from '../contract';
 import { UsageError } from '../client/source';
 
 export async function runWorker(opts: { taskQueue?: string; outDir?: string }): Promise<number> {

@@ -7,11 +7,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { NativeConnection, Worker } from '@temporalio/worker';
 import { ensureDevServer } from '../temporal/dev-server';
-import { createWorker, DEFAULT_TASK_QUEUE } from '../worker';
-import { ingestDataset, progressQuery } from '../workflows';
-import type { IngestInput, IngestSummary } from '../workflows/types';
+import { DEFAULT_TASK_QUEUE, INGEST_WORKFLOW, PROGRESS_QUERY } from '../contract';
+import type { IngestInput, IngestSummary, Progress } from '../workflows/types';
+import type { ingestDataset } from '../workflows';
 import { workspace } from '../workspace';
 import { checkUrlReachable, resolveSource, workflowIdFor } from './source';
 import { ProgressMeter, summaryText } from './progress';
@@ -87,13 +87,16 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
         maxUncompressedBytes: opts.maxUncompressedBytes,
       };
       claimScratch(outDir, input.runId, opts.rerun === true);
-      handle = await client.workflow.start(ingestDataset, { taskQueue, workflowId, args: [input] });
+      handle = await client.workflow.start<typeof ingestDataset>(INGEST_WORKFLOW, { taskQueue, workflowId, args: [input] });
       print(status === 'NONE' || opts.rerun ? `Started run ${workflowId}` : `Previous run ended ${status}; started it again (finished stages are not redone)`);
     } else {
       print(`Resuming the unfinished run ${workflowId}`);
     }
 
     if (!external) {
+      // The worker's modules are loaded only here: a pure client (TEMPORAL_ADDRESS) never pays for them.
+      const { DefaultLogger, NativeConnection, Runtime } = await import('@temporalio/worker');
+      const { createWorker } = await import('../worker');
       // Worker warnings go to DIR/logs, not over the progress line.
       const workerLog = path.join(workspace(outDir).logsDir, 'worker.log');
       fs.mkdirSync(path.dirname(workerLog), { recursive: true });
@@ -155,11 +158,15 @@ async function watch<T>(workflowId: string, client: Client, result: Promise<T>):
   let last = '';
   let lastPrinted = 0;
   let settled = false;
+  const done = result.then(
+    () => undefined,
+    () => undefined,
+  );
   result.finally(() => (settled = true)).catch(() => undefined);
   const poll = async () => {
     while (!settled) {
       try {
-        const [progress, live] = await Promise.all([client.workflow.getHandle(workflowId).query(progressQuery), liveActivities(client, workflowId)]);
+        const [progress, live] = await Promise.all([client.workflow.getHandle(workflowId).query<Progress>(PROGRESS_QUERY), liveActivities(client, workflowId)]);
         const line = meter.line(progress, live);
         if (tty) process.stdout.write(`\r\x1b[2K${line}`);
         else if (line !== last && (Date.now() - lastPrinted > 2000 || line.split(']')[0] !== last.split(']')[0])) {
@@ -170,7 +177,8 @@ async function watch<T>(workflowId: string, client: Client, result: Promise<T>):
       } catch {
         /* no worker has answered yet */
       }
-      await new Promise((r) => setTimeout(r, tty ? 500 : 1000));
+      // The next look, or the end of the run, whichever comes first.
+      await Promise.race([new Promise((r) => setTimeout(r, tty ? 500 : 1000)), done]);
     }
     if (tty) process.stdout.write('\n');
   };

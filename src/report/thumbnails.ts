@@ -4,6 +4,7 @@
  * here with zlib. Native (uncompressed) monochrome pixels only; anything else is skipped, never thrown.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { workspace } from '../workspace';
@@ -228,12 +229,22 @@ export function modalityValues(info: PixelInfo, bytes: Buffer): Float32Array {
   const out = new Float32Array(n);
   const mask = info.bitsStored >= 32 ? 0xffffffff : 2 ** info.bitsStored - 1;
   const signBit = 2 ** (info.bitsStored - 1);
+  const { slope, intercept, signed } = info;
+  const stored = storedValues(info, bytes, n);
   for (let i = 0; i < n; i++) {
-    let v = info.bitsAllocated === 8 ? bytes[i] : info.bigEndian ? bytes.readUInt16BE(i * 2) : bytes.readUInt16LE(i * 2);
-    v &= mask;
-    if (info.signed && v >= signBit) v -= 2 * signBit;
-    out[i] = v * info.slope + info.intercept;
+    let v = stored[i] & mask;
+    if (signed && v >= signBit) v -= 2 * signBit;
+    out[i] = v * slope + intercept;
   }
+  return out;
+}
+
+/** The stored values as an array to index: the bytes themselves (8 bits), a 16-bit view when the layout allows, else a copy. */
+function storedValues(info: PixelInfo, bytes: Buffer, n: number): Uint8Array | Uint16Array {
+  if (info.bitsAllocated === 8) return bytes;
+  if (!info.bigEndian && os.endianness() === 'LE' && bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+  const out = new Uint16Array(n);
+  for (let i = 0; i < n; i++) out[i] = info.bigEndian ? bytes.readUInt16BE(i * 2) : bytes.readUInt16LE(i * 2);
   return out;
 }
 
@@ -251,10 +262,12 @@ function windowed(info: PixelInfo, values: Float32Array): Uint8Array {
   }
   const span = hi > lo ? hi - lo : 1;
   const out = new Uint8Array(values.length);
+  const invert = info.monochrome1;
   for (let i = 0; i < values.length; i++) {
-    const g = Math.round(((values[i] - lo) / span) * 255);
-    const c = g < 0 ? 0 : g > 255 ? 255 : g;
-    out[i] = info.monochrome1 ? 255 - c : c;
+    const t = ((values[i] - lo) / span) * 255;
+    // clamp(Math.round(t), 0, 255), without a call per pixel
+    const c = t < 0.5 ? 0 : t >= 254.5 ? 255 : (t + 0.5) | 0;
+    out[i] = invert ? 255 - c : c;
   }
   return out;
 }

@@ -4,13 +4,19 @@ import * as path from 'path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import * as activities from '../activities';
 import { activityLog } from './activity-log';
+import { DEFAULT_TASK_QUEUE } from '../contract';
+import { startZipPool } from '../io/zip';
+import { startReadPool } from '../dicom/read-pool';
 
-export const DEFAULT_TASK_QUEUE = 'dicomflow';
+export { DEFAULT_TASK_QUEUE };
 
 /** Prebuilt by `npm run build` (src/worker/bundle.ts), so a worker starts in a second instead of bundling. */
 const PREBUILT_BUNDLE = path.resolve(__dirname, '../workflow-bundle.js');
 
 export async function createWorker(opts: { connection: NativeConnection; namespace?: string; taskQueue?: string }): Promise<Worker> {
+  // The thread pools start now, loading their code while the worker starts and the first stages run.
+  startZipPool();
+  startReadPool();
   const workflows = fs.existsSync(PREBUILT_BUNDLE) ? { workflowBundle: { codePath: PREBUILT_BUNDLE } } : { workflowsPath: require.resolve('../workflows') };
   return Worker.create({
     connection: opts.connection,

@@ -1,8 +1,9 @@
 // Queries and signals of the workflows, shared by the workflows and the client.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { Progress } from './types';
+import { PROGRESS_QUERY } from '../contract';
 
 /** Live progress of an ingestDataset run: stage, counts, timings. */
-export const progressQuery = defineQuery<Progress>('progress');
+export const progressQuery = defineQuery<Progress>(PROGRESS_QUERY);
 /** Sent by the processBatches children after each batch, so `progress` counts files as they go. */
 export const batchDoneSignal = defineSignal<[{ stage: 'validate' | 'metadata'; processed: number; invalid: number }]>('batchDone');
