@@ -24,6 +24,8 @@ export interface Sample {
 export interface Contender {
   label: string;
   once: () => Promise<Sample>;
+  /** After its last run: stop what it kept running between runs. */
+  finish?: () => Promise<void>;
 }
 
 /** What is running that the bench started: stopped on exit, Ctrl-C included. */
@@ -127,42 +129,50 @@ function tail(file: string, lines = 20): string {
 }
 
 /**
- * dicomflow with its Temporal server and a worker already up: `dicomflow server start --out DIR` and
- * `dicomflow worker --out DIR` (untimed), then `TEMPORAL_ADDRESS=<server> dicomflow ingest ZIP --out DIR` timed as
- * a pure client (it starts no server and no worker). `inspect` runs after the ingest, before the teardown.
+ * dicomflow with its Temporal server and a worker already up, as a team that ingests every day has them: one
+ * `dicomflow server start` and one `dicomflow worker` process (untimed, before the first run), kept for every run of
+ * the row. Each timed run is `TEMPORAL_ADDRESS=<server> dicomflow ingest ZIP --out <fresh DIR>`, a pure client (it
+ * starts no server and no worker). `inspect` runs after the ingest. The worker's peak RSS is over all its runs.
  */
 export function dicomflowWarm(ds: Dataset, work: string, inspect?: (address: string, dir: string) => Promise<string>): Contender {
   const local = envWith({ TEMPORAL_ADDRESS: undefined, TEMPORAL_UI_URL: undefined });
+  let up: { home: string; address: string; worker: ChildProcess; workerLog: string } | null = null;
+  const start = async () => {
+    if (up) return up;
+    const home = freshDir(work, 'server');
+    liveServers.add(home);
+    const started = ok('dicomflow server start', await dicomflow(['server', 'start', '--out', home], local));
+    const address = /gRPC address\s+(\S+)/.exec(started.stdout)?.[1];
+    if (!address) throw new Error(`dicomflow server start printed no gRPC address:\n${started.stdout}`);
+    const workerLog = `${home}.worker.log`;
+    const worker = await startUntil(process.execPath, [DICOMFLOW, 'worker', '--out', home], /dicomflow worker polling/, { env: local, log: workerLog });
+    liveWorkers.add(worker);
+    return (up = { home, address, worker, workerLog });
+  };
   return {
     label: 'dicomflow, server+worker up',
     once: async () => {
+      const { address, worker, workerLog } = await start();
       const dir = freshDir(work, 'warm');
-      liveServers.add(dir);
-      const started = ok('dicomflow server start', await dicomflow(['server', 'start', '--out', dir], local));
-      const address = /gRPC address\s+(\S+)/.exec(started.stdout)?.[1];
-      if (!address) throw new Error(`dicomflow server start printed no gRPC address:\n${started.stdout}`);
-      const workerLog = `${dir}.worker.log`;
-      const worker = await startUntil(process.execPath, [DICOMFLOW, 'worker', '--out', dir], /dicomflow worker polling/, { env: local, log: workerLog });
-      liveWorkers.add(worker);
-      let sample: Sample;
-      try {
-        beforeTimed(ds.zip);
-        const r = await dicomflow(['ingest', ds.zip, '--out', dir], envWith({ TEMPORAL_ADDRESS: address, TEMPORAL_UI_URL: undefined }));
-        if (r.code !== 0) throw new Error(`dicomflow ingest (client) exited with ${r.code}:\n${r.stdout}\n${r.stderr}\nworker log:\n${tail(workerLog)}`);
-        if (/local Temporal server/.test(r.stdout)) throw new Error('dicomflow ingest with TEMPORAL_ADDRESS used a local server');
-        const workerPeakRss = peakRss(worker.pid!) ?? undefined;
-        const inspected = inspect ? `; ${await inspect(address, dir)}` : '';
-        sample = { ms: r.ms, facts: `${stagesOf(r.stdout)}${inspected}`, workerPeakRss };
-      } finally {
-        await stop(worker);
-        liveWorkers.delete(worker);
-        await dicomflow(['server', 'stop', '--out', dir]);
-        liveServers.delete(dir);
-      }
+      beforeTimed(ds.zip);
+      const r = await dicomflow(['ingest', ds.zip, '--out', dir], envWith({ TEMPORAL_ADDRESS: address, TEMPORAL_UI_URL: undefined }));
+      if (r.code !== 0) throw new Error(`dicomflow ingest (client) exited with ${r.code}:\n${r.stdout}\n${r.stderr}\nworker log:\n${tail(workerLog)}`);
+      if (/local Temporal server/.test(r.stdout)) throw new Error('dicomflow ingest with TEMPORAL_ADDRESS used a local server');
+      const workerPeakRss = peakRss(worker.pid!) ?? undefined;
+      const inspected = inspect ? `; ${await inspect(address, dir)}` : '';
       expectRows('dicomflow', await countRows(path.join(dir, 'dicom.db'), 'dicom_metadata'), ds);
       remove(dir);
-      fs.rmSync(workerLog, { force: true });
-      return sample;
+      return { ms: r.ms, facts: `${stagesOf(r.stdout)}${inspected}`, workerPeakRss };
+    },
+    finish: async () => {
+      if (!up) return;
+      await stop(up.worker);
+      liveWorkers.delete(up.worker);
+      await dicomflow(['server', 'stop', '--out', up.home]);
+      liveServers.delete(up.home);
+      remove(up.home);
+      fs.rmSync(up.workerLog, { force: true });
+      up = null;
     },
   };
 }
@@ -193,6 +203,14 @@ export function dicomflowCold(ds: Dataset, work: string): Contender {
 /** Runs every contender `runs` times, alternating A B C A B C so drift hits all alike. */
 export async function alternate(runs: number, contenders: Contender[], log: (line: string) => void): Promise<Sample[][]> {
   const samples: Sample[][] = contenders.map(() => []);
+  try {
+    return await alternateRuns(runs, contenders, samples, log);
+  } finally {
+    for (const c of contenders) await c.finish?.();
+  }
+}
+
+async function alternateRuns(runs: number, contenders: Contender[], samples: Sample[][], log: (line: string) => void): Promise<Sample[][]> {
   for (let r = 0; r < runs; r++) {
     for (const [k, c] of contenders.entries()) {
       const s = await c.once();

@@ -6,9 +6,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import { ensureDevServer } from '../temporal/dev-server';
+import { launchDevServer, stopDevServer } from '../temporal/dev-server';
 import { DEFAULT_TASK_QUEUE, INGEST_WORKFLOW, PROGRESS_QUERY } from '../contract';
 import type { IngestInput, IngestSummary, Progress } from '../workflows/types';
 import type { ingestDataset } from '../workflows';
@@ -32,6 +32,17 @@ export interface IngestOptions {
 
 const print = (line: string) => process.stdout.write(line + '\n');
 
+/** The in-process worker's code, loaded (and its thread pools started) while the embedded server starts. */
+async function loadWorkerCode(outDir: string) {
+  const { DefaultLogger, NativeConnection, Runtime } = await import('@temporalio/worker');
+  const { createWorker } = await import('../worker');
+  // Worker warnings go to DIR/logs, not over the progress line.
+  const workerLog = path.join(workspace(outDir).logsDir, 'worker.log');
+  fs.mkdirSync(path.dirname(workerLog), { recursive: true });
+  Runtime.install({ logger: new DefaultLogger('WARN', (e) => fs.appendFileSync(workerLog, `${new Date().toISOString()} ${e.level} ${e.message} ${JSON.stringify(e.meta ?? {})}\n`)) });
+  return { NativeConnection, createWorker };
+}
+
 /** Returns the exit code. Throws UsageError for an unusable source. */
 export async function runIngest(opts: IngestOptions): Promise<number> {
   const outDir = path.resolve(opts.outDir);
@@ -44,20 +55,35 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
   const external = process.env.TEMPORAL_ADDRESS;
   let address: string;
   let uiUrl: string | undefined;
+  let workerCode: Awaited<ReturnType<typeof loadWorkerCode>> | undefined;
+  let startedServer = false;
   if (external) {
     address = external;
     uiUrl = process.env.TEMPORAL_UI_URL;
   } else {
-    const server = await ensureDevServer(outDir, (m) => process.stderr.write(m + '\n'));
+    // The server boots in its own process while this one loads the worker's code.
+    const launched = await launchDevServer(outDir, (m) => process.stderr.write(m + '\n'));
+    workerCode = await loadWorkerCode(outDir);
+    const server = await launched.ready;
     address = server.address;
     uiUrl = server.uiUrl;
+    startedServer = !server.reused;
     print(`${server.reused ? 'Using' : 'Started'} the local Temporal server for ${outDir}: ${address}, Web UI ${uiUrl}`);
   }
 
+  const { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } = await import('@temporalio/client');
+  // The in-process worker is created while the run is looked up and started (it takes a moment to load its bundle).
+  let nativeConnection: NativeConnection | undefined;
+  const creating = workerCode
+    ? (async () => {
+        nativeConnection = await workerCode.NativeConnection.connect({ address });
+        return workerCode.createWorker({ connection: nativeConnection, namespace, taskQueue });
+      })()
+    : undefined;
+  creating?.catch(() => undefined); // awaited below
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace });
   let worker: Worker | undefined;
-  let nativeConnection: NativeConnection | undefined;
   try {
     let handle = client.workflow.getHandle(workflowId);
     const status = await handle
@@ -68,42 +94,50 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
         throw err;
       });
 
+    let runId = workflowId;
     if (status === 'COMPLETED' && !opts.rerun) {
       print(`This source was already ingested into ${outDir} (run ${workflowId}); --rerun starts a new run.`);
       print(summaryText((await handle.result()) as IngestSummary, { workflowId, uiUrl, namespace }));
       return 0;
     }
     if (status !== 'RUNNING') {
-      if (source.kind === 'url') await checkUrlReachable(source.location);
+      if (source.kind === 'url') {
+        try {
+          await checkUrlReachable(source.location);
+        } catch (err) {
+          // Nothing will run: a server started just for this command goes again.
+          if (startedServer) await stopDevServer(outDir);
+          throw err;
+        }
+      }
+      runId = opts.rerun ? `${workflowId}-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}` : workflowId;
       const input: IngestInput = {
         source: source.location,
         sourceKind: source.kind,
         outDir,
-        runId: opts.rerun ? `${workflowId}-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}` : workflowId,
+        runId,
         dbUrl: opts.dbUrl,
         sha256: opts.sha256,
         batchSize: opts.batchSize,
         concurrency: opts.concurrency ?? Math.max(2, os.availableParallelism() * 2),
         maxUncompressedBytes: opts.maxUncompressedBytes,
       };
-      claimScratch(outDir, input.runId, opts.rerun === true);
-      handle = await client.workflow.start<typeof ingestDataset>(INGEST_WORKFLOW, { taskQueue, workflowId, args: [input] });
-      print(status === 'NONE' || opts.rerun ? `Started run ${workflowId}` : `Previous run ended ${status}; started it again (finished stages are not redone)`);
+      try {
+        claimScratch(outDir, input.runId, opts.rerun === true);
+        handle = await client.workflow.start<typeof ingestDataset>(INGEST_WORKFLOW, { taskQueue, workflowId, args: [input] });
+        const what = runId === workflowId ? `run ${workflowId}` : `run ${runId} (workflow ${workflowId})`;
+        print(status === 'NONE' || opts.rerun ? `Started ${what}` : `Previous run ended ${status}; started it again (finished stages are not redone)`);
+      } catch (err) {
+        // The same command started at the same moment elsewhere won the race: this one follows that run.
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        handle = client.workflow.getHandle(workflowId);
+        print(`Attached to run ${workflowId}, started at the same moment by another command`);
+      }
     } else {
       print(`Resuming the unfinished run ${workflowId}`);
     }
 
-    if (!external) {
-      // The worker's modules are loaded only here: a pure client (TEMPORAL_ADDRESS) never pays for them.
-      const { DefaultLogger, NativeConnection, Runtime } = await import('@temporalio/worker');
-      const { createWorker } = await import('../worker');
-      // Worker warnings go to DIR/logs, not over the progress line.
-      const workerLog = path.join(workspace(outDir).logsDir, 'worker.log');
-      fs.mkdirSync(path.dirname(workerLog), { recursive: true });
-      Runtime.install({ logger: new DefaultLogger('WARN', (e) => fs.appendFileSync(workerLog, `${new Date().toISOString()} ${e.level} ${e.message} ${JSON.stringify(e.meta ?? {})}\n`)) });
-      nativeConnection = await NativeConnection.connect({ address });
-      worker = await createWorker({ connection: nativeConnection, namespace, taskQueue });
-    }
+    worker = await creating;
     const onSigint = () => {
       process.stderr.write('\nInterrupted: the run stays where it is; run the same command again to resume it.\n');
       process.exit(130);
@@ -125,6 +159,7 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
     }
     throw err;
   } finally {
+    await creating?.catch(() => undefined);
     await nativeConnection?.close().catch(() => undefined);
     await connection.close();
   }

@@ -7,7 +7,6 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { Connection } from '@temporalio/client';
 import { findTemporalCli } from './cli-binary';
 import { workspace } from '../workspace';
 
@@ -50,6 +49,7 @@ function isAlive(pid: number): boolean {
 }
 
 async function answers(address: string, timeoutMs: number): Promise<boolean> {
+  const { Connection } = await import('@temporalio/client'); // loaded only when there is a server to ask
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
@@ -85,14 +85,62 @@ function info(state: SavedState, outDir: string, reused: boolean): DevServerInfo
   };
 }
 
-/** Starts the dev server for DIR, or reuses the one already running for it. */
+/** Starts the dev server for DIR, or reuses the one already running for it (or being started by another process). */
 export async function ensureDevServer(outDir: string, log: (m: string) => void = () => {}): Promise<DevServerInfo> {
+  return (await launchDevServer(outDir, log)).ready;
+}
+
+/**
+ * Spawns the dev server for DIR when none runs, and returns as soon as it is spawned: `ready` settles once it
+ * answers, so the caller can load its own code meanwhile. Two processes starting at once share one server: the first
+ * takes DIR/temporal/start.lock (holding its pid) and starts it; the other waits for that server to answer. A lock
+ * whose process is gone is taken over.
+ */
+export async function launchDevServer(outDir: string, log: (m: string) => void = () => {}): Promise<{ ready: Promise<DevServerInfo> }> {
   const dir = workspace(outDir).temporalDir;
   fs.mkdirSync(dir, { recursive: true });
-  const saved = readState(outDir);
-  if (saved && isAlive(saved.pid) && (await answers(`127.0.0.1:${saved.port}`, 5000))) {
-    return info(saved, outDir, true);
+  const lock = path.join(dir, 'start.lock');
+  for (let attempt = 0; ; attempt++) {
+    const saved = readState(outDir);
+    if (saved && isAlive(saved.pid) && (await answers(`127.0.0.1:${saved.port}`, attempt === 0 ? 5000 : 500))) {
+      return { ready: Promise.resolve(info(saved, outDir, true)) };
+    }
+    let fd: number;
+    try {
+      fd = fs.openSync(lock, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(fs.readFileSync(lock, 'utf8')) || 0;
+      if (holder && !isAlive(holder)) fs.rmSync(lock, { force: true }); // its starter died: take over
+      else if (attempt > 1200) throw new Error(`another process (pid ${holder}) has been starting the Temporal server of ${outDir} for a minute; see ${path.join(dir, 'server.log')}`);
+      else await new Promise((r) => setTimeout(r, 50)); // another process is starting it: wait for it to answer
+      continue;
+    }
+    fs.writeSync(fd, String(process.pid));
+    fs.closeSync(fd);
+    const state = await spawnServer(dir, log);
+    fs.writeFileSync(statePath(outDir), JSON.stringify(state, null, 2));
+    const ready = (async () => {
+      try {
+        if (!(await answers(`127.0.0.1:${state.port}`, 60000))) {
+          try {
+            process.kill(state.pid, 'SIGTERM');
+          } catch {
+            /* already gone */
+          }
+          throw new Error(`the local Temporal dev server did not start; see ${path.join(dir, 'server.log')}`);
+        }
+        return info(state, outDir, false);
+      } finally {
+        fs.rmSync(lock, { force: true });
+      }
+    })();
+    ready.catch(() => undefined); // the caller awaits it
+    return { ready };
   }
+}
+
+async function spawnServer(dir: string, log: (m: string) => void): Promise<SavedState> {
   const cli = findTemporalCli(log);
   const port = await freePort();
   const uiPort = await freePort();
@@ -118,17 +166,7 @@ export async function ensureDevServer(outDir: string, log: (m: string) => void =
   );
   child.unref();
   fs.closeSync(logFd);
-  const state: SavedState = { pid: child.pid!, port, uiPort };
-  fs.writeFileSync(statePath(outDir), JSON.stringify(state, null, 2));
-  if (!(await answers(`127.0.0.1:${port}`, 60000))) {
-    try {
-      process.kill(child.pid!, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
-    throw new Error(`the local Temporal dev server did not start; see ${path.join(dir, 'server.log')}`);
-  }
-  return info(state, outDir, false);
+  return { pid: child.pid!, port, uiPort };
 }
 
 /** Stops the dev server of DIR if one runs. Returns whether one was stopped. */
