@@ -199,8 +199,10 @@ async function renderSlice(file: string, r: InstanceRecord, size: number): Promi
     if (!info) return null;
     const bytes = await readExactly(file, info.offset, info.rows * info.columns * (info.bitsAllocated / 8));
     if (!bytes) return null;
-    const gray = windowed(info, modalityValues(info, bytes));
-    return downsample(gray, info.columns, info.rows, size);
+    // Box-average the modality values down to thumbnail size first, then window: the per-pixel work (and the
+    // percentile sort when there is no window) is on the thumbnail's pixels, not the slice's.
+    const small = downsample(modalityValues(info, bytes), info.columns, info.rows, size);
+    return { width: small.width, height: small.height, pixels: windowed(info, small.pixels) };
   } catch {
     return null; // unreadable file: no thumbnail, the report goes on
   }
@@ -273,12 +275,13 @@ function windowed(info: PixelInfo, values: Float32Array): Uint8Array {
 }
 
 /** Box average down to at most `size` on the long side, keeping the aspect; never enlarges. */
-export function downsample(gray: Uint8Array, width: number, height: number, size: number): { width: number; height: number; pixels: Uint8Array } {
+export function downsample(values: Float32Array, width: number, height: number, size: number): { width: number; height: number; pixels: Float32Array } {
   const scale = Math.max(width, height) / size;
-  if (scale <= 1) return { width, height, pixels: gray };
+  if (scale <= 1) return { width, height, pixels: values };
   const w = Math.max(1, Math.round(width / scale));
   const h = Math.max(1, Math.round(height / scale));
-  const out = new Uint8Array(w * h);
+  const out = new Float32Array(w * h);
+  const gray = values;
   for (let oy = 0; oy < h; oy++) {
     const y0 = Math.floor((oy * height) / h);
     const y1 = Math.max(y0 + 1, Math.floor(((oy + 1) * height) / h));
@@ -287,7 +290,7 @@ export function downsample(gray: Uint8Array, width: number, height: number, size
       const x1 = Math.max(x0 + 1, Math.floor(((ox + 1) * width) / w));
       let sum = 0;
       for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) sum += gray[y * width + x];
-      out[oy * w + ox] = Math.round(sum / ((y1 - y0) * (x1 - x0)));
+      out[oy * w + ox] = sum / ((y1 - y0) * (x1 - x0));
     }
   }
   return { width: w, height: h, pixels: out };
