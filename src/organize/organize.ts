@@ -81,29 +81,14 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
     }
   }
 
-  // 1. Decide, in source order, which file is kept for each SOP Instance UID: the first. Only the entry index of
-  //    each first copy is held (a few tens of MB for 250,000 instances); later copies are judged after this pass.
+  // 1. One pass in source order. The first file of each SOP Instance UID is kept, and stays first: it is placed and
+  //    its catalog record written at once. Later copies are only noted (index, file) and judged after the pass.
+  //    Only the entry index of each kept instance and a compact series view are held (a few tens of MB at 250,000).
   const kept = new Map<string, number>();
   const repeats: (Kept & { sop: string })[] = [];
   const slices: SeriesSlice[] = [];
   const compact = new SliceCompactor();
   const withMetadata = new Set<number>();
-  let seen = 0;
-  for await (const chunk of metadataChunks()) {
-    for (const { record: rec } of chunk) {
-      withMetadata.add(rec.i);
-      const sop = rec.fields.sopInstanceUid;
-      if (!kept.has(sop)) {
-        kept.set(sop, rec.i);
-        slices.push(compact.slice(rec.fields));
-      } else repeats.push({ i: rec.i, source: rec.source, file: rec.file, sop });
-    }
-    seen += chunk.length;
-    onProgress?.('dedupe', seen);
-  }
-  const verdicts = await judgeRepeats(repeats, kept, metadataChunks);
-
-  // 2. Place the kept files and write their catalog records (the header text passed through as it is).
   const placer = new Placer();
   let linked = 0;
   let copied = 0;
@@ -114,7 +99,14 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
       const parts: Buffer[] = [];
       let lines = 0;
       for (const { record: rec, meta } of chunk) {
-        if (kept.get(rec.fields.sopInstanceUid) !== rec.i) continue;
+        withMetadata.add(rec.i);
+        const sop = rec.fields.sopInstanceUid;
+        if (kept.has(sop)) {
+          repeats.push({ i: rec.i, source: rec.source, file: rec.file, sop });
+          continue;
+        }
+        kept.set(sop, rec.i);
+        slices.push(compact.slice(rec.fields));
         const relative = organizedPath(rec.fields);
         const how = placer.place(rec.file, path.join(ws.root, relative));
         if (how === 'copied') copied++;
@@ -131,6 +123,8 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
   } finally {
     await instances.close();
   }
+  // 2. The later copies, against the first of each.
+  const verdicts = await judgeRepeats(repeats, kept, metadataChunks);
 
   // 3. Every entry's final status, in source order.
   for (let b = 0; b < batchCount; b++) {
