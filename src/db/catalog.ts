@@ -86,7 +86,7 @@ export function connectCatalog(opts: CatalogOptions): Knex {
   }
   fs.mkdirSync(path.dirname(target.file), { recursive: true });
   return knexFactory({
-    // sqlite3, not better-sqlite3: measured the same speed through knex (src/bench/sqlite-drivers.ts), and its
+    // sqlite3, not better-sqlite3: measured the same speed through knex (see src/db/README.md), and its
     // queries run off the event loop, so a worker keeps heartbeating and serving other activities while it loads.
     client: 'sqlite3',
     connection: { filename: target.file },
