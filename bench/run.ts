@@ -8,6 +8,7 @@
  *   1  set 1 (8 patients x 140 CT slices 512x512), end to end with server and worker up:
  *        <= 1.5x two parallel `unzip` processes (each half of the patients), <= 0.6x the notebook-style script
  *   2  set 2 (100 patients x 190 slices 64x64), end to end with server and worker up: <= 0.25x the notebook
+ *        (with 2 x unzip over set 2 timed beside it as a reference: the floor of creating its 19,200 files)
  *   3  set 1 cold (no Temporal server yet; `dicomflow ingest` starts it), command start to exit: <= 1.0x the notebook
  *   4  header stage alone, page cache warm: readHeaders over set 2's files >= 20,000 files/s
  *   5  --scale only: 1000 patients x 245 slices 32x32 (~250k files) once, server and worker up: the worker's
@@ -189,6 +190,9 @@ async function main(): Promise<number> {
     if (made.set2 && need(2, 5)) {
       const ds = made.set2;
       const c: Record<string, Contender> = {};
+      // The 2-core floor of set 2 too, as a reference (no target): where creating 19,000 small files costs the
+      // kernel most of the time, it says how much of row 2's ratio is the file system's.
+      if (o.rows.has(2) && !unzipMissing) c.unzip = unzipPair(ds, work);
       if (o.rows.has(2) && !noNotebook) c.notebook = notebook(ds, work);
       c.warm = dicomflowWarm(ds, work);
       const labels = Object.keys(c);
@@ -199,6 +203,10 @@ async function main(): Promise<number> {
       if (o.rows.has(2)) {
         const what = 'set 2, server+worker up / notebook';
         rows.push(s.notebook ? ratioRow('2', what, set2FlowMs, medianMs(s.notebook), 0.25) : skipped('2', what, '<= 0.25x', 'no notebook baseline'));
+        if (s.unzip && s.notebook) {
+          const floor = medianMs(s.unzip);
+          notes.push(`set 2 reference: 2 x unzip is ${(floor / medianMs(s.notebook)).toFixed(2)}x the notebook; dicomflow is ${(set2FlowMs / floor).toFixed(2)}x 2 x unzip`);
+        }
       }
     }
 
