@@ -48,10 +48,11 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function answers(address: string, timeoutMs: number): Promise<boolean> {
+/** Whether a Temporal server answers at address (its default namespace) within timeoutMs; asks at least once. */
+export async function answers(address: string, timeoutMs: number): Promise<boolean> {
   const { Connection } = await import('@temporalio/client'); // loaded only when there is a server to ask
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  for (let first = true; first || Date.now() < deadline; first = false) {
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2000 });
       try {

@@ -6,10 +6,10 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Connection } from '@temporalio/client';
 import { synthesize, type SynthManifest } from '../../src/synth';
 import { openCatalog } from '../../src/db/catalog';
 import { workspace } from '../../src/workspace';
+import { answers } from '../../src/temporal/dev-server';
 import { BIN, runCli } from '../helpers/cli';
 import { expectMatchesManifest } from '../helpers/dataset';
 
@@ -49,20 +49,6 @@ function serverInfo(stdout: string): { address: string; ui: string; pid: number 
   return { address, ui, pid };
 }
 
-async function answers(address: string): Promise<boolean> {
-  try {
-    const connection = await Connection.connect({ address, connectTimeout: 2000 });
-    try {
-      await connection.workflowService.describeNamespace({ namespace: 'default' });
-      return true;
-    } finally {
-      await connection.close();
-    }
-  } catch {
-    return false;
-  }
-}
-
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -96,7 +82,7 @@ test('server start prints the address and Web UI, exits, and leaves the server u
   expect(first.code).toBe(0);
   expect(first.stdout).toMatch(/^Started the Temporal server of .*start-stop; it keeps running \(pid \d+\)/);
   const server = serverInfo(first.stdout);
-  expect(await answers(server.address)).toBe(true);
+  expect(await answers(server.address, 0)).toBe(true);
   const ui = await fetch(server.ui);
   expect(ui.status).toBe(200);
   expect(fs.existsSync(path.join(workspace(dir).temporalDir, 'history.db'))).toBe(true);
@@ -109,7 +95,7 @@ test('server start prints the address and Web UI, exits, and leaves the server u
   const stop = await runCli(['server', 'stop', '--out', dir]);
   expect(stop.stdout).toMatch(/^stopped the Temporal server of /);
   expect(alive(server.pid)).toBe(false);
-  expect(await answers(server.address)).toBe(false);
+  expect(await answers(server.address, 0)).toBe(false);
   expect((await runCli(['server', 'stop', '--out', dir])).stdout).toMatch(/^no Temporal server is running for /);
 });
 
@@ -142,7 +128,7 @@ test('worker --out DIR starts DIR\'s server when none runs', async () => {
   const dir = out('worker-starts');
   const worker = await startWorker(['--out', dir], LOCAL);
   const address = /polling (127\.0\.0\.1:\d+) /.exec(worker.line)![1];
-  expect(await answers(address)).toBe(true);
+  expect(await answers(address, 0)).toBe(true);
   expect((await runCli(['server', 'start', '--out', dir], { env: LOCAL })).stdout).toContain(`gRPC address  ${address}`);
   worker.child.kill('SIGTERM');
   expect(await worker.exit).toBe(0);
