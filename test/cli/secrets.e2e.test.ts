@@ -137,6 +137,14 @@ test('a run from a presigned URL into a password-protected PostgreSQL leaves no 
   expect(payloads.length).toBeGreaterThanOrEqual(written.length);
   expect(new Set(payloads.map(encodingOf))).toEqual(new Set(['binary/encrypted']));
 
+  // Nor in the server's own database: its history blobs hold ciphertext.
+  const historyDb = fs.readdirSync(workspace(out).temporalDir).filter((f) => f.startsWith('history.db'));
+  expect(historyDb.length).toBeGreaterThanOrEqual(1);
+  for (const f of historyDb) {
+    const bytes = fs.readFileSync(path.join(workspace(out).temporalDir, f)).toString('latin1');
+    expect({ file: f, password: bytes.includes(PASSWORD), signature: bytes.includes(SIGNATURE) }).toEqual({ file: f, password: false, signature: false });
+  }
+
   // Nor in the logs of DIR (structured log, worker log, server logs).
   for (const f of listFiles(out).filter((f) => /\.(log|jsonl|json|csv|html)$/.test(f))) {
     expect({ file: f, leaks: leaks(fs.readFileSync(path.join(out, f), 'utf8'), [PASSWORD, SIGNATURE]) }).toEqual({ file: f, leaks: [] });
