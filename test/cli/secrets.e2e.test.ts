@@ -164,6 +164,10 @@ test('a run from a presigned URL into a password-protected PostgreSQL leaves no 
   expect(input.source).toBe(url);
   expect(input.dbUrl).toBe(`postgres://postgres@127.0.0.1:${pg.port}/postgres`);
 
+  // The Web UI was started with it as its codec endpoint (its settings, which the UI's pages read).
+  const settings = (await (await fetch(`http://127.0.0.1:${server.uiPort}/api/v1/settings`)).json()) as { Codec: { Endpoint: string } };
+  expect(settings.Codec.Endpoint).toBe(`http://127.0.0.1:${server.codecPort}`);
+
   // Temporal's own tools decode through it too (what the Web UI does with --ui-codec-endpoint).
   const viaCodec = temporal('workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--codec-endpoint', `http://127.0.0.1:${server.codecPort}`);
   expect(leaks(viaCodec, [SIGNATURE])).toEqual([SIGNATURE]);
