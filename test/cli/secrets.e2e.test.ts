@@ -193,3 +193,15 @@ test('a run from a presigned URL into a password-protected PostgreSQL leaves no 
   }
   expect(alive).toBe(false);
 });
+
+test('with an existing cluster and no key, the client and the worker refuse to start rather than write plaintext', async () => {
+  const env = { TEMPORAL_ADDRESS: '127.0.0.1:1', DICOMFLOW_CODEC_KEY: '', DICOMFLOW_CODEC_KEY_FILE: '' };
+  const worker = await runCli(['worker', '--task-queue', 'no-key'], { env });
+  expect(worker.code).toBe(2);
+  expect(worker.stderr.trim()).toMatch(/^dicomflow: no payload codec key: .*Set DICOMFLOW_CODEC_KEY .* or DICOMFLOW_CODEC_KEY_FILE/);
+  const client = await runCli(['ingest', 'http://127.0.0.1:1/lidc.zip', '--out', path.join(tmp, 'no-key')], { env });
+  expect(client.code).toBe(2);
+  expect(client.stderr.trim()).toMatch(/^dicomflow: no payload codec key: .*no-key\/temporal\/codec\.key$/);
+  const badKey = await runCli(['worker'], { env: { ...env, DICOMFLOW_CODEC_KEY: 'too-short' } });
+  expect(badKey.stderr.trim()).toMatch(/^dicomflow: DICOMFLOW_CODEC_KEY: key 1 is not a 256-bit key/);
+});
