@@ -152,10 +152,12 @@ export function dicomflowWarm(ds: Dataset, work: string, inspect?: (address: str
   return {
     label: 'dicomflow, server+worker up',
     once: async () => {
-      const { address, worker, workerLog } = await start();
+      const { home, address, worker, workerLog } = await start();
       const dir = freshDir(work, 'warm');
       beforeTimed(ds.zip);
-      const r = await dicomflow(['ingest', ds.zip, '--out', dir], envWith({ TEMPORAL_ADDRESS: address, TEMPORAL_UI_URL: undefined }));
+      // The server's folder holds the payload codec key its worker uses; this run's folder is another one.
+      const codecKey = path.join(home, 'temporal', 'codec.key');
+      const r = await dicomflow(['ingest', ds.zip, '--out', dir], envWith({ TEMPORAL_ADDRESS: address, TEMPORAL_UI_URL: undefined, DICOMFLOW_CODEC_KEY_FILE: codecKey }));
       if (r.code !== 0) throw new Error(`dicomflow ingest (client) exited with ${r.code}:\n${r.stdout}\n${r.stderr}\nworker log:\n${tail(workerLog)}`);
       if (/local Temporal server/.test(r.stdout)) throw new Error('dicomflow ingest with TEMPORAL_ADDRESS used a local server');
       const workerPeakRss = peakRss(worker.pid!) ?? undefined;

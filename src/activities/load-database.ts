@@ -5,13 +5,16 @@
  */
 import * as fs from 'fs';
 import { ApplicationFailure } from '@temporalio/activity';
+import * as os from 'os';
 import { catalogTarget, describeDb, openCatalog } from '../db/catalog';
+import { DB_URL_ENV, hasPassword } from '../db/credentials';
 import { loadCatalog, type LoadCursor } from '../db/load';
 import { workspace } from '../workspace';
 import { heartbeat } from './heartbeat';
 
 export interface LoadInput {
   outDir: string;
+  /** The catalog's URL without its password (the worker knows it, see db/credentials.ts); none: DIR/dicom.db. */
   dbUrl?: string;
   runId: string;
   /** What the run ingested, recorded in the runs table. */
@@ -72,14 +75,22 @@ const PERMANENT_LOAD = /^(22|23)[0-9A-Z]{3}$|^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG
  */
 function asFailure(err: unknown, input: LoadInput, stage: 'open' | 'load'): unknown {
   let where: string;
+  let target: ReturnType<typeof catalogTarget>;
   try {
-    catalogTarget(input);
+    target = catalogTarget(input);
     where = describeDb(input);
   } catch (badUrl) {
     return ApplicationFailure.nonRetryable((badUrl as Error).message, 'BadDatabaseUrl');
   }
   const code = String((err as { code?: unknown })?.code ?? '');
   const message = (err as Error)?.message ?? String(err);
+  if (stage === 'open' && target.dialect === 'postgres' && !hasPassword(target.url) && !process.env.PGPASSWORD && (code === '28P01' || /password/i.test(message))) {
+    return ApplicationFailure.nonRetryable(
+      `cannot open the catalog ${where}: ${message}; this worker (${os.hostname()}:${process.pid}) has no password for it: ` +
+        `start it with ${DB_URL_ENV}=<the full URL, password included> (or PGPASSWORD, or ~/.pgpass)`,
+      'CatalogPasswordMissing',
+    );
+  }
   if (stage === 'open' && PERMANENT_PG_OPEN.has(code)) {
     return ApplicationFailure.nonRetryable(`cannot open the catalog ${where}: ${message}`, 'CatalogUnavailable');
   }

@@ -8,6 +8,7 @@
  *   demo [--out DIR]                        synthesize a small dataset and ingest it
  *   server start [--out DIR]                start (or find) the embedded Temporal server of DIR, print its address
  *   server stop [--out DIR]                 stop the embedded Temporal server of DIR
+ *   codec-server [--out DIR] [--port N] [--ui-origin URL,...]   the codec endpoint for a Temporal Web UI
  *   codes                                   the validation codes, as a Markdown table
  *   setup                                   find or build the Temporal CLI
  */
@@ -24,6 +25,7 @@ const USAGE = `usage:
   dicomflow demo [--out DIR]
   dicomflow server start [--out DIR]
   dicomflow server stop [--out DIR]
+  dicomflow codec-server [--out DIR] [--port N] [--ui-origin URL,...]
   dicomflow codes
   dicomflow setup`;
 
@@ -136,11 +138,23 @@ async function run(argv: string[]): Promise<number> {
         `${server.reused ? `The Temporal server of ${outDir} is already running` : `Started the Temporal server of ${outDir}; it keeps running`} (pid ${server.pid})\n` +
           `  gRPC address  ${server.address}\n` +
           `  Web UI        ${server.uiUrl}\n` +
+          (server.codecUrl ? `  codec         ${server.codecUrl} (the Web UI decodes the encrypted payloads through it)\n` : '') +
           `  workers:  dicomflow worker --out ${outDir}\n` +
           `  clients:  TEMPORAL_ADDRESS=${server.address} dicomflow ingest <source> --out ${outDir}\n` +
           `  stop it:  dicomflow server stop --out ${outDir}\n`,
       );
       return 0;
+    }
+    case 'codec-server': {
+      const { flags } = parseArgs(rest);
+      const { runCodecServer } = await import('./codec-command');
+      const exitWith = int(flags, 'exit-with');
+      return runCodecServer({
+        outDir: str(flags, 'out') ?? DEFAULT_OUT,
+        port: str(flags, 'port') === '0' ? 0 : int(flags, 'port'),
+        uiOrigins: (str(flags, 'ui-origin') ?? 'http://localhost:8080,http://127.0.0.1:8080').split(',').filter(Boolean),
+        exitWith,
+      });
     }
     case 'codes': {
       const { codeList } = await import('../dicom/codes');

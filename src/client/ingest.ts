@@ -9,6 +9,8 @@ import * as path from 'path';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { launchDevServer, stopDevServer } from '../temporal/dev-server';
+import { loadCodec } from '../temporal/codec';
+import { redactDbUrl, rememberDbUrl } from '../db/credentials';
 import { DEFAULT_TASK_QUEUE, INGEST_WORKFLOW, PROGRESS_QUERY } from '../contract';
 import type { IngestInput, IngestSummary, Progress } from '../workflows/types';
 import type { ingestDataset } from '../workflows';
@@ -53,6 +55,8 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
   const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
   const taskQueue = opts.taskQueue ?? process.env.DICOMFLOW_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
   const external = process.env.TEMPORAL_ADDRESS;
+  // Every payload is encrypted; the embedded default's key is made with DIR's server (DIR/temporal/codec.key).
+  const codec = loadCodec({ outDir, create: !external });
   let address: string;
   let uiUrl: string | undefined;
   let workerCode: Awaited<ReturnType<typeof loadWorkerCode>> | undefined;
@@ -71,18 +75,22 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
     print(`${server.reused ? 'Using' : 'Started'} the local Temporal server for ${outDir}: ${address}, Web UI ${uiUrl}`);
   }
 
+  // The catalog's password never enters a payload: this process's own worker keeps it in memory (for a new run and
+  // for the unfinished one it resumes); other workers have it in their own configuration (DICOMFLOW_DB_URL).
+  const dbUrl = workerCode && opts.dbUrl ? rememberDbUrl(opts.dbUrl) : redactDbUrl(opts.dbUrl);
+
   const { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } = await import('@temporalio/client');
   // The in-process worker is created while the run is looked up and started (it takes a moment to load its bundle).
   let nativeConnection: NativeConnection | undefined;
   const creating = workerCode
     ? (async () => {
         nativeConnection = await workerCode.NativeConnection.connect({ address });
-        return workerCode.createWorker({ connection: nativeConnection, namespace, taskQueue });
+        return workerCode.createWorker({ connection: nativeConnection, namespace, taskQueue, codec });
       })()
     : undefined;
   creating?.catch(() => undefined); // awaited below
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace });
+  const client = new Client({ connection, namespace, dataConverter: { payloadCodecs: [codec] } });
   let worker: Worker | undefined;
   try {
     let handle = client.workflow.getHandle(workflowId);
@@ -116,7 +124,7 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
         sourceKind: source.kind,
         outDir,
         runId,
-        dbUrl: opts.dbUrl,
+        dbUrl,
         sha256: opts.sha256,
         batchSize: opts.batchSize,
         concurrency: opts.concurrency ?? Math.max(2, os.availableParallelism() * 2),

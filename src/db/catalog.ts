@@ -7,6 +7,7 @@ import * as path from 'path';
 import knexFactory, { type Knex } from 'knex';
 import { workspace } from '../workspace';
 import { migrationSource } from './migrations';
+import { resolveDbUrl } from './credentials';
 
 export interface CatalogOptions {
   /** Output folder DIR; its dicom.db is the default catalog. */
@@ -24,7 +25,8 @@ export function catalogTarget(opts: CatalogOptions): CatalogTarget {
     if (!opts.outDir) throw new Error('No catalog: give an output folder (--out DIR) or a database URL (--db URL).');
     return { dialect: 'sqlite', file: workspace(opts.outDir).dbFile };
   }
-  if (/^postgres(ql)?:\/\//i.test(url)) return { dialect: 'postgres', url };
+  // A payload's URL has no password: this worker puts back the one its configuration holds (db/credentials.ts).
+  if (/^postgres(ql)?:\/\//i.test(url)) return { dialect: 'postgres', url: resolveDbUrl(url) };
   if (/^sqlite:/i.test(url)) {
     // sqlite:///abs/path.db → /abs/path.db; sqlite://rel.db or sqlite:rel.db → rel.db
     const rest = url.replace(/^sqlite:/i, '');

@@ -8,12 +8,18 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import { findTemporalCli } from './cli-binary';
+import { ensureEmbeddedKey } from './codec';
 import { workspace } from '../workspace';
+
+/** The dicomflow command, to start the codec endpoint next to the server (works from src/ under jest and from dist/). */
+const DICOMFLOW_BIN = path.resolve(__dirname, '..', '..', 'bin', 'dicomflow.js');
 
 export interface DevServerInfo {
   pid: number;
   address: string; // host:port of the gRPC frontend
   uiUrl: string;
+  /** The codec endpoint the Web UI decodes payloads with (servers started before it existed have none). */
+  codecUrl?: string;
   stateFile: string;
   reused: boolean;
 }
@@ -22,6 +28,9 @@ interface SavedState {
   pid: number;
   port: number;
   uiPort: number;
+  /** `dicomflow codec-server` for the UI, started with the server. */
+  codecPort?: number;
+  codecPid?: number;
 }
 
 function statePath(outDir: string): string {
@@ -81,6 +90,7 @@ function info(state: SavedState, outDir: string, reused: boolean): DevServerInfo
     pid: state.pid,
     address: `127.0.0.1:${state.port}`,
     uiUrl: `http://127.0.0.1:${state.uiPort}`,
+    codecUrl: state.codecPort ? `http://127.0.0.1:${state.codecPort}` : undefined,
     stateFile: statePath(outDir),
     reused,
   };
@@ -119,7 +129,7 @@ export async function launchDevServer(outDir: string, log: (m: string) => void =
     }
     fs.writeSync(fd, String(process.pid));
     fs.closeSync(fd);
-    const state = await spawnServer(dir, log);
+    const state = await spawnServer(outDir, log);
     fs.writeFileSync(statePath(outDir), JSON.stringify(state, null, 2));
     const ready = (async () => {
       try {
@@ -141,10 +151,12 @@ export async function launchDevServer(outDir: string, log: (m: string) => void =
   }
 }
 
-async function spawnServer(dir: string, log: (m: string) => void): Promise<SavedState> {
+async function spawnServer(outDir: string, log: (m: string) => void): Promise<SavedState> {
+  const dir = workspace(outDir).temporalDir;
   const cli = findTemporalCli(log);
-  const port = await freePort();
-  const uiPort = await freePort();
+  // Payloads are encrypted (src/temporal/codec.ts); this folder's key is made with its server.
+  ensureEmbeddedKey(outDir);
+  const [port, uiPort, codecPort] = [await freePort(), await freePort(), await freePort()];
   const logFd = fs.openSync(path.join(dir, 'server.log'), 'a');
   const child = spawn(
     cli,
@@ -162,17 +174,32 @@ async function spawnServer(dir: string, log: (m: string) => void): Promise<Saved
       // commits of a power cut); starts in about a second instead of three, and halves each sequential round trip.
       '--sqlite-pragma', 'journal_mode=wal',
       '--sqlite-pragma', 'synchronous=normal',
+      // The Web UI decodes the encrypted payloads through dicomflow's codec endpoint, started just below.
+      '--ui-codec-endpoint', `http://127.0.0.1:${codecPort}`,
     ],
     { detached: true, stdio: ['ignore', logFd, logFd] },
   );
   child.unref();
   fs.closeSync(logFd);
-  return { pid: child.pid!, port, uiPort };
+  // The codec endpoint lives as long as the server: it exits when the server's process is gone.
+  const codecLog = fs.openSync(path.join(dir, 'codec-server.log'), 'a');
+  const codec = spawn(
+    process.execPath,
+    [
+      DICOMFLOW_BIN, 'codec-server', '--out', outDir, '--port', String(codecPort),
+      '--ui-origin', `http://127.0.0.1:${uiPort},http://localhost:${uiPort}`, '--exit-with', String(child.pid),
+    ],
+    { detached: true, stdio: ['ignore', codecLog, codecLog] },
+  );
+  codec.unref();
+  fs.closeSync(codecLog);
+  return { pid: child.pid!, port, uiPort, codecPort, codecPid: codec.pid };
 }
 
 /** Stops the dev server of DIR if one runs. Returns whether one was stopped. */
 export async function stopDevServer(outDir: string): Promise<boolean> {
   const saved = readState(outDir);
+  if (saved?.codecPid && isAlive(saved.codecPid)) process.kill(saved.codecPid, 'SIGTERM');
   if (!saved || !isAlive(saved.pid)) return false;
   process.kill(saved.pid, 'SIGTERM');
   for (let i = 0; i < 100 && isAlive(saved.pid); i++) await new Promise((r) => setTimeout(r, 100));

@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import type { PayloadCodec } from '@temporalio/common';
 import * as activities from '../activities';
 import { activityLog } from './activity-log';
 import { DEFAULT_TASK_QUEUE } from '../contract';
@@ -13,7 +14,8 @@ export { DEFAULT_TASK_QUEUE };
 /** Prebuilt by `npm run build` (src/worker/bundle.ts), so a worker starts in a second instead of bundling. */
 const PREBUILT_BUNDLE = path.resolve(__dirname, '../workflow-bundle.js');
 
-export async function createWorker(opts: { connection: NativeConnection; namespace?: string; taskQueue?: string }): Promise<Worker> {
+/** `codec` encrypts every payload (src/temporal/codec.ts): the client of the runs must use the same keys. */
+export async function createWorker(opts: { connection: NativeConnection; namespace?: string; taskQueue?: string; codec: PayloadCodec }): Promise<Worker> {
   // The thread pools start now, loading their code while the worker starts and the first stages run.
   startZipPool();
   startReadPool();
@@ -24,6 +26,7 @@ export async function createWorker(opts: { connection: NativeConnection; namespa
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
     ...workflows,
     activities,
+    dataConverter: { payloadCodecs: [opts.codec] },
     interceptors: { activity: [activityLog] },
     // Batch activities share a thread pool that uses every core; a few in flight keep it fed.
     // DICOMFLOW_MAX_ACTIVITIES lowers it, e.g. to spread one run's batches evenly over many small workers.

@@ -23,6 +23,7 @@ import type * as activities from '../activities';
 import { BatchStageResult, IngestInput, IngestSummary, Progress, StageName, STAGES } from './types';
 import { batchActivity, processBatches, runBatches } from './batches';
 import { batchDoneSignal, progressQuery } from './messages';
+import { redactDbUrl } from '../db/credentials';
 
 /** The patch of the pipeline with work-sized batches, one header pass and a single metadata activity. */
 export const WORK_SIZED_BATCHES = 'work-sized-batches';
@@ -151,7 +152,8 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
     stageSeconds,
     outputs: {
       organized: `${outDir}/organized`,
-      database: input.dbUrl ?? `${outDir}/dicom.db`,
+      // Runs started before credentials left the payloads carry the password in their input: not in the result.
+      database: redactDbUrl(input.dbUrl) ?? `${outDir}/dicom.db`,
       reports: [report.files.validationCsv, report.files.metadataCsv, report.files.html, ...report.files.pngs],
       log: `${outDir}/logs/dicomflow.jsonl`,
     },

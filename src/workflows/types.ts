@@ -9,6 +9,7 @@ export interface IngestInput {
   sourceKind: 'url' | 'zip' | 'folder';
   outDir: string;
   runId: string;
+  /** The catalog's URL without its password (workers resolve it, see db/credentials.ts); none: DIR/dicom.db. */
   dbUrl?: string;
   sha256?: string;
   /** Candidate files per batch activity (--batch-size); without it batches are sized by work. */

@@ -2,8 +2,11 @@
  * The multi-host set-up, on one machine: an existing Temporal server (TEMPORAL_ADDRESS), a standalone
  * `dicomflow worker`, and the catalog in a real PostgreSQL. Also: a stage that fails shows its reason and is
  * retried by running the command again, without redoing the finished stages.
+ * The catalog's user has a password: the pure client sends the URL without it, the workers take it from
+ * DICOMFLOW_DB_URL; client and workers share the payload codec key through DICOMFLOW_CODEC_KEY.
  */
-import { spawn, type ChildProcess } from 'child_process';
+import { execFileSync, spawn, type ChildProcess } from 'child_process';
+import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -16,6 +19,7 @@ import { BIN, runCli } from '../helpers/cli';
 import { expectMatchesManifest } from '../helpers/dataset';
 import { startPostgres, type TestPostgres } from '../helpers/postgres';
 import { localTemporal } from '../helpers/temporal';
+import { findTemporalCli } from '../../src/temporal/cli-binary';
 
 jest.setTimeout(300_000);
 
@@ -26,18 +30,25 @@ let pg: TestPostgres;
 let temporal: TestWorkflowEnvironment;
 let worker: ChildProcess;
 let env: NodeJS.ProcessEnv;
+/** What the workers have on top of `env`: the catalog's full URL(s). */
+let workerEnv: NodeJS.ProcessEnv;
+const PASSWORD = `pw${randomBytes(8).toString('hex')}`;
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-ext-'));
   zip = path.join(tmp, 'lidc.zip');
   [manifest, pg, temporal] = await Promise.all([
     synthesize({ patients: 3, slices: 5, size: 64, broken: true, seed: 5, out: zip }),
-    startPostgres(),
+    startPostgres({ password: PASSWORD }),
     localTemporal(),
   ]);
-  env = { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_UI_URL: 'http://ui.example' };
-  worker = spawn(process.execPath, [BIN, 'worker', '--task-queue', 'ext-test'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+  env = { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_UI_URL: 'http://ui.example', DICOMFLOW_CODEC_KEY: randomBytes(32).toString('base64') };
+  // Two catalogs this worker may be asked for: the real one and one that does not exist (the failed-stage test).
+  workerEnv = { ...env, DICOMFLOW_DB_URL: `${pg.url} ${missingDbOf(pg.url)}` };
+  worker = spawn(process.execPath, [BIN, 'worker', '--task-queue', 'ext-test'], { env: { ...process.env, ...workerEnv }, stdio: 'ignore' });
 });
+
+const missingDbOf = (url: string) => url.replace(/\/[^/]*$/, '/no_such_database');
 
 afterAll(async () => {
   worker?.kill('SIGTERM');
@@ -53,6 +64,13 @@ test('ingest through an external cluster and worker into PostgreSQL; db check an
   expect(result.code).toBe(0);
   expect(result.stdout).toMatch(/Temporal UI http:\/\/ui\.example\/namespaces\/default\/workflows\/dicomflow-/);
   expect(fs.existsSync(workspace(dir).temporalDir)).toBe(false); // no embedded server was started
+  // The password went from the command line to the worker's own configuration, never through Temporal.
+  expect(result.stdout).not.toContain(PASSWORD);
+  const id = /dicomflow-[0-9a-f]{16}/.exec(result.stdout)![0];
+  const history = execFileSync(findTemporalCli(), ['workflow', 'show', '--address', temporal.address, '--workflow-id', id, '--output', 'json'], { encoding: 'utf8' });
+  expect(history).toContain('"eventType"');
+  expect(history).not.toContain(PASSWORD);
+  expect(history).not.toContain(Buffer.from(PASSWORD).toString('base64').slice(0, 12));
 
   const knex = await openCatalog({ dbUrl: pg.url });
   try {
@@ -82,8 +100,8 @@ test('two workers share one run: both run batches (the log names them), the cata
   const dir = path.join(tmp, 'out-two-workers');
   const queue = 'two-workers';
   // One activity at a time each, so batches waiting in the queue go to whichever worker is free.
-  const workerEnv = { ...process.env, ...env, DICOMFLOW_MAX_ACTIVITIES: '1' };
-  const workers = [0, 1].map(() => spawn(process.execPath, [BIN, 'worker', '--task-queue', queue], { env: workerEnv, stdio: 'ignore' }));
+  const twoEnv = { ...process.env, ...workerEnv, DICOMFLOW_MAX_ACTIVITIES: '1' };
+  const workers = [0, 1].map(() => spawn(process.execPath, [BIN, 'worker', '--task-queue', queue], { env: twoEnv, stdio: 'ignore' }));
   try {
     await waitForPollers(queue, 2);
     const result = await runCli(['ingest', zip, '--out', dir, '--db', pg.url, '--task-queue', queue, '--batch-size', '3', '--concurrency', '4'], { env });
@@ -121,7 +139,7 @@ async function waitForPollers(queue: string, count: number): Promise<void> {
 
 test('a failed stage shows its reason; running again with the cause fixed finishes without redoing done stages', async () => {
   const dir = path.join(tmp, 'out-retry');
-  const missingDb = pg.url.replace(/\/[^/]*$/, '/no_such_database');
+  const missingDb = missingDbOf(pg.url);
   const failed = await runCli(['ingest', zip, '--out', dir, '--db', missingDb, '--task-queue', 'ext-test'], { env });
   expect(failed.code).toBe(1);
   expect(failed.stderr).toMatch(/run dicomflow-\w+ failed: stage load failed: .*no_such_database/);

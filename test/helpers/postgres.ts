@@ -15,7 +15,7 @@ import { freePort } from '../../src/temporal/dev-server';
 const run = promisify(execFile);
 
 export interface TestPostgres {
-  /** postgres://postgres@127.0.0.1:<port>/postgres (trust auth, no password) */
+  /** postgres://postgres@127.0.0.1:<port>/postgres (trust auth), or postgres://postgres:<password>@... */
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -50,12 +50,15 @@ function asPostgres(cmd: string, args: string[]): [string, string[]] {
   return isRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+/** With `password`, TCP connections must authenticate (scram-sha-256) as postgres with that password. */
+export async function startPostgres(opts: { password?: string } = {}): Promise<TestPostgres> {
   const bin = findPostgresBin();
   // As root the server runs as `postgres`, which must be able to reach the dir: /tmp, not a private TMPDIR.
   const dir = fs.mkdtempSync(path.join(isRoot ? '/tmp' : os.tmpdir(), 'dicomflow-pg-'));
   const dataDir = path.join(dir, 'data');
   const logFile = path.join(dir, 'server.log');
+  const pwFile = path.join(dir, 'password');
+  if (opts.password !== undefined) fs.writeFileSync(pwFile, opts.password + '\n', { mode: 0o600 });
   if (isRoot) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
 
   const exec = async (cmd: string, args: string[]) => {
@@ -69,7 +72,8 @@ export async function startPostgres(): Promise<TestPostgres> {
     }
   };
 
-  await exec('initdb', ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+  const auth = opts.password === undefined ? ['-A', 'trust'] : ['--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwFile}`];
+  await exec('initdb', ['-D', dataDir, '-U', 'postgres', ...auth, '-E', 'UTF8', '--locale=C', '--no-sync']);
   let port = 0;
   // A port found free can be taken before the server binds it: try a few.
   for (let attempt = 0; ; attempt++) {
@@ -99,7 +103,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   process.once('exit', stopSync);
 
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url: `postgres://postgres${opts.password === undefined ? '' : `:${encodeURIComponent(opts.password)}`}@127.0.0.1:${port}/postgres`,
     port,
     async stop() {
       if (stopped) return;

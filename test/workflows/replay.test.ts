@@ -1,10 +1,14 @@
 /**
  * Replays committed workflow histories against today's workflow code: a change that is not deterministic
- * (without `patched()`) fails here. Record new ones with DICOMFLOW_RECORD_HISTORIES=1 npx jest test/workflows/ingest.
+ * (without `patched()`) fails here. Record new ones with DICOMFLOW_RECORD_HISTORIES=1 npx jest test/workflows/ingest
+ * (and test/cli/secrets.e2e for an encrypted one). A history with a `<name>.key` next to it has encrypted payloads:
+ * it replays through the payload codec with that key. The others were written before encryption and replay through
+ * the same codec (their payloads pass through it unchanged) and without it.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from '@temporalio/worker';
+import { AesGcmCodec, parseCodecKeys } from '../../src/temporal/codec';
 
 jest.setTimeout(120_000);
 
@@ -15,7 +19,23 @@ test('there are committed histories to replay', () => {
   expect(files.length).toBeGreaterThanOrEqual(3);
 });
 
+const keyOf = (file: string) => path.join(dir, file.replace(/\.json$/, '.key'));
+const encrypted = files.filter((f) => fs.existsSync(keyOf(f)));
+
+test('at least one committed history has encrypted payloads', () => {
+  expect(encrypted.length).toBeGreaterThanOrEqual(1);
+});
+
 test.each(files)('replays %s', async (file) => {
   const history = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
-  await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows') }, history, file.replace(/\.json$/, ''));
+  const keys = fs.existsSync(keyOf(file)) ? parseCodecKeys(fs.readFileSync(keyOf(file), 'utf8'), keyOf(file)) : [];
+  // Histories from before encryption replay through a codec with an unrelated key: their payloads pass through.
+  const codec = new AesGcmCodec(keys.length ? keys : parseCodecKeys(Buffer.alloc(32, 7).toString('base64'), 'unrelated'));
+  const dataConverter = { payloadCodecs: [codec] };
+  await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows'), dataConverter }, history, file.replace(/\.json$/, ''));
+});
+
+test.each(encrypted)('%s does not replay without its key', async (file) => {
+  const history = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+  await expect(Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows') }, history, 'no-key')).rejects.toThrow();
 });
