@@ -261,10 +261,19 @@ async function bulkConnection(db: Knex, dialect: 'sqlite' | 'postgres'): Promise
         try {
           const tried = (await pg.query({ text: 'SELECT pg_try_advisory_xact_lock($1) AS ok', values: [PG_LOAD_LOCK] })) as { rows: { ok: boolean }[] };
           if (tried.rows[0]?.ok) return;
-          // Queued behind the other load; the wait is reported while it lasts.
+          // Queued behind the other load; the wait is reported while it lasts. onWait may throw (a cancelled
+          // activity): from the timer that is kept and thrown once the lock is ours (then rolled back).
           onWait?.(WAITING_FOR_LOCK);
-          timer = setInterval(() => onWait?.(WAITING_FOR_LOCK), WAIT_REPORT_MS);
+          let stop: unknown;
+          timer = setInterval(() => {
+            try {
+              onWait?.(WAITING_FOR_LOCK);
+            } catch (err) {
+              stop ??= err;
+            }
+          }, WAIT_REPORT_MS);
           await pg.query({ text: 'SELECT pg_advisory_xact_lock($1)', values: [PG_LOAD_LOCK] });
+          if (stop !== undefined) throw stop;
         } catch (err) {
           await pg.query({ text: 'ROLLBACK' }).catch(() => undefined);
           throw err;
