@@ -226,7 +226,7 @@ const SQLITE_LOCK_TRY_MS = 250;
 /** The connections' usual busy timeout (catalog.ts), restored when the loader gives its connection back. */
 const SQLITE_BUSY_TIMEOUT_MS = 10_000;
 /** PostgreSQL advisory lock key of catalog loads ("dicf"). */
-const PG_LOAD_LOCK = 0x64696366;
+export const PG_LOAD_LOCK = 0x64696366;
 
 interface SqliteStatement {
   run(params: Value[], cb: (err: Error | null) => void): void;
