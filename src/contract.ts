@@ -11,3 +11,23 @@ export const DEFAULT_TASK_QUEUE = 'dicomflow';
 export const INGEST_WORKFLOW = 'ingestDataset';
 /** The query that answers a run's Progress. */
 export const PROGRESS_QUERY = 'progress';
+
+/**
+ * The name of a run's own scratch folder (DIR/work/runs/<key>) and reports folder (DIR/reports/runs/<key>): its run
+ * id made safe as one path component (only A-Z a-z 0-9 . _ -, no leading dot, at most 80 characters; a run id that
+ * had to change gets a short hash so two run ids never share a folder). Pure and deterministic: the workflow
+ * computes it from its input, the client and the tests from the same run id.
+ */
+export function scratchKey(runId: string): string {
+  const safe = runId
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/^\.+/, (dots) => '_'.repeat(dots.length))
+    .slice(0, 80);
+  if (safe === runId && safe !== '') return safe;
+  let hash = 0x811c9dc5; // FNV-1a, 32 bits
+  for (let k = 0; k < runId.length; k++) hash = Math.imul(hash ^ runId.charCodeAt(k), 0x01000193) >>> 0;
+  return `${safe || '_'}~${hash.toString(16).padStart(8, '0')}`;
+}
+
+/** What scratchKey gives: an activity refuses any other key (a key is one folder name, never a path). */
+export const SCRATCH_KEY_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,79}(~[0-9a-f]{8})?$/;

@@ -1,26 +1,48 @@
 /**
  * Where everything lives under the output folder DIR. Every stage reads and writes files here;
- * Temporal payloads carry only these paths and counts, never file lists.
+ * Temporal payloads carry only these paths, a run's scratch key and counts, never file lists.
+ *
+ * Shared by every run into DIR: organized/ (the tree), the catalog (dicom.db), logs/, temporal/.
+ * Each run's own, named by its scratch key (scratchKey(runId) in contract.ts), so runs into the same DIR at the same
+ * time never touch each other's files:
+ *
+ *   DIR/work/runs/<key>/            the run's scratch: entries.jsonl, batches/, validate/, metadata/, outcomes.jsonl,
+ *                                   instances.jsonl, series-issues.jsonl, organize.json, extracted/ (the zip's
+ *                                   entries, hard-linked into the tree), download/source.zip (URL sources).
+ *                                   Removed when the run completes, unless `ingest --keep-work`.
+ *   DIR/reports/runs/<key>/         the run's reports (validation.csv, metadata.csv, report.html, *.png, thumbnails/);
+ *   DIR/reports/latest              → runs/<key> of the run that finished last, and DIR/reports/<file> → latest/<file>,
+ *                                   so DIR/reports/validation.csv etc. always show one whole run.
+ *
+ * Without a key (runs started before per-run scratch, and the core modules' own tests) the scratch is shared:
+ * DIR/work/<files>, DIR/extracted/, DIR/download/, and the reports go straight into DIR/reports.
  */
 import * as path from 'path';
+import { SCRATCH_KEY_PATTERN } from './contract';
 
 export type Stage = 'download' | 'extract' | 'validate' | 'metadata' | 'organize' | 'load' | 'report';
 
 export interface Workspace {
   root: string;
-  downloadDir: string; // DIR/download/source.zip for URL sources
-  extractedDir: string; // DIR/extracted/<zip entry path> (nested zips under <entry>.d/)
+  /** The run's scratch key, or undefined for the shared layout of earlier versions. */
+  runKey: string | undefined;
+  downloadDir: string; // <scratch>/download/source.zip for URL sources
+  extractedDir: string; // <scratch>/extracted/<zip entry path> (nested zips under <entry>.d/)
   organizedDir: string; // DIR/organized/<PatientID>/<StudyUID>/<SeriesUID>/<SOPUID>.dcm
-  reportsDir: string; // DIR/reports: validation.csv, metadata.csv, report.html, *.png
+  reportsDir: string; // DIR/reports/runs/<key> (shared layout: DIR/reports): validation.csv, metadata.csv, report.html, *.png
+  /** DIR/reports: the latest run's reports, through links (shared layout: the reports themselves). */
+  reportsRoot: string;
   logsDir: string; // DIR/logs: structured JSON-lines log
-  workDir: string; // DIR/work: manifests and per-batch results (intermediate, safe to delete after a run)
+  workDir: string; // DIR/work/runs/<key> (shared layout: DIR/work): manifests and per-batch results
   temporalDir: string; // DIR/temporal: embedded dev server state (SQLite history, ports, log)
   dbFile: string; // DIR/dicom.db: the default SQLite catalog
+  /** What a completed run removes: its scratch folder (nothing in the shared layout). */
+  scratchDirs: string[];
   /** One EntryRecord per entry found in the source, in source order (written by extract). */
   entriesManifest: string;
-  /** Candidate entries (status null) of batch i, as EntryRecord lines: DIR/work/batches/batch-000042.jsonl */
+  /** Candidate entries (status null) of batch i, as EntryRecord lines: <work>/batches/batch-000042.jsonl */
   candidateBatch(batchIndex: number): string;
-  /** Per-batch results of a batched stage: DIR/work/<stage>/batch-000042.jsonl */
+  /** Per-batch results of a batched stage: <work>/<stage>/batch-000042.jsonl */
   batchFile(stage: 'validate' | 'metadata', batchIndex: number): string;
   /** One OutcomeRecord per entry, final status (written by organize). */
   outcomes: string;
@@ -30,19 +52,26 @@ export interface Workspace {
   seriesIssues: string;
 }
 
-export function workspace(outDir: string): Workspace {
+/** DIR's layout; with `runKey`, the run's own scratch and reports folders. */
+export function workspace(outDir: string, runKey?: string): Workspace {
+  if (runKey !== undefined && !SCRATCH_KEY_PATTERN.test(runKey)) throw new Error(`not a run scratch key: ${JSON.stringify(runKey)}`);
   const root = path.resolve(outDir);
-  const workDir = path.join(root, 'work');
+  const runDir = runKey === undefined ? undefined : path.join(root, 'work', 'runs', runKey);
+  const workDir = runDir ?? path.join(root, 'work');
+  const reportsRoot = path.join(root, 'reports');
   return {
     root,
-    downloadDir: path.join(root, 'download'),
-    extractedDir: path.join(root, 'extracted'),
+    runKey,
+    downloadDir: runDir ? path.join(runDir, 'download') : path.join(root, 'download'),
+    extractedDir: runDir ? path.join(runDir, 'extracted') : path.join(root, 'extracted'),
     organizedDir: path.join(root, 'organized'),
-    reportsDir: path.join(root, 'reports'),
+    reportsDir: runKey === undefined ? reportsRoot : path.join(reportsRoot, 'runs', runKey),
+    reportsRoot,
     logsDir: path.join(root, 'logs'),
     workDir,
     temporalDir: path.join(root, 'temporal'),
     dbFile: path.join(root, 'dicom.db'),
+    scratchDirs: runDir ? [runDir] : [],
     entriesManifest: path.join(workDir, 'entries.jsonl'),
     candidateBatch: (i) => path.join(workDir, 'batches', `batch-${String(i).padStart(6, '0')}.jsonl`),
     batchFile: (stage, i) => path.join(workDir, stage, `batch-${String(i).padStart(6, '0')}.jsonl`),

@@ -14,6 +14,8 @@ export interface DownloadInput {
   url: string;
   outDir: string;
   sha256?: string;
+  /** The run's scratch key (scratchKey in contract.ts); absent for runs of the shared layout. */
+  runKey?: string;
 }
 
 export interface DownloadResult {
@@ -32,7 +34,7 @@ const HEARTBEAT_EVERY_MS = 1000;
 
 export async function download(input: DownloadInput): Promise<DownloadResult> {
   const ctx = Context.current();
-  const zipPath = path.join(workspace(input.outDir).downloadDir, 'source.zip');
+  const zipPath = path.join(workspace(input.outDir, input.runKey).downloadDir, 'source.zip');
   let lastBeat = 0;
   const onProgress = (bytes: number, total: number | null) => {
     if (Date.now() - lastBeat < HEARTBEAT_EVERY_MS) return;

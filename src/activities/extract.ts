@@ -15,6 +15,8 @@ export interface ExtractInput {
   batchSize?: number;
   /** Default 100 GiB. */
   maxUncompressedBytes?: number;
+  /** The run's scratch key (scratchKey in contract.ts); absent for runs of the shared layout. */
+  runKey?: string;
 }
 
 /** Counts only: the entries themselves are in DIR/work/entries.jsonl and its batch files. */

@@ -6,3 +6,4 @@ export { collectMetadata, readMetadataBatch } from './metadata';
 export { organize } from './organize';
 export { loadDatabase } from './load-database';
 export { writeReport } from './report';
+export { cleanScratch } from './cleanup';

@@ -19,6 +19,8 @@ export interface LoadInput {
   runId: string;
   /** What the run ingested, recorded in the runs table. */
   source?: string;
+  /** The run's scratch key (scratchKey in contract.ts); absent for runs of the shared layout. */
+  runKey?: string;
 }
 
 export interface LoadResult {
@@ -27,9 +29,12 @@ export interface LoadResult {
   seriesIssues: number;
 }
 
+/** Heartbeat details: the committed cursor, and what the load waits for when it waits (shown on the progress line). */
+export type LoadHeartbeat = LoadCursor & { waiting?: string };
+
 export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
-  const hb = heartbeat<LoadCursor>();
-  const ws = workspace(input.outDir);
+  const hb = heartbeat<LoadHeartbeat>();
+  const ws = workspace(input.outDir, input.runKey);
   // Missing stage outputs will not appear by retrying: say so once.
   const missing = [ws.instances, ws.outcomes, ws.seriesIssues].filter((f) => !fs.existsSync(f));
   if (missing.length > 0) {
@@ -38,23 +43,36 @@ export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
 
   /** The cursor this attempt committed last (liveness heartbeats between commits repeat it). */
   let committed: LoadCursor | undefined;
+  /** A waiting heartbeat was sent and not yet replaced. */
+  let waited = false;
+  const cursorNow = (): LoadCursor => ({ instances: 0, outcomes: 0, seriesIssues: 0, ...resumedCursor(hb.resumed), ...committed });
   const db = await openCatalog({ outDir: input.outDir, dbUrl: input.dbUrl }).catch((err) => {
     throw asFailure(err, input, 'open');
   });
   try {
     return await loadCatalog(db, {
       outDir: input.outDir,
+      runKey: input.runKey,
       runId: input.runId,
       source: input.source,
-      cursor: hb.resumed,
+      cursor: resumedCursor(hb.resumed),
+      onWait: (waiting) => {
+        waited = true;
+        hb.beat({ ...cursorNow(), waiting });
+        hb.throwIfCancelled();
+      },
       onProgress: (done) => {
         committed = done;
+        waited = false;
         hb.beat(done, true);
         // A cancelled workflow stops the load between commits (everything so far is committed).
         hb.throwIfCancelled();
       },
       onStatement: () => {
-        if (committed) hb.beat(committed);
+        // The lock is ours: the progress line stops saying the load waits.
+        if (waited) hb.beat(cursorNow(), true);
+        else if (committed) hb.beat(committed);
+        waited = false;
       },
     });
   } catch (err) {
@@ -62,6 +80,14 @@ export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
   } finally {
     await db.destroy();
   }
+}
+
+/** The counts of an earlier attempt's heartbeat (not what it was waiting for). */
+function resumedCursor(details: LoadHeartbeat | undefined): Partial<LoadCursor> | undefined {
+  if (!details) return undefined;
+  const cursor: Partial<LoadCursor> = {};
+  for (const key of ['instances', 'outcomes', 'seriesIssues'] as const) if (typeof details[key] === 'number') cursor[key] = details[key];
+  return cursor;
 }
 
 /** PostgreSQL errors no retry can fix: on opening, bad password, unknown role or missing database. */

@@ -14,6 +14,8 @@ import type { BatchInput } from './validate';
 export interface CollectInput {
   outDir: string;
   batchCount: number;
+  /** The run's scratch key (scratchKey in contract.ts); absent for runs of the shared layout. */
+  runKey?: string;
 }
 
 export interface CollectResult {
@@ -23,8 +25,8 @@ export interface CollectResult {
 
 type CollectCursor = MetadataCursor & { batchIndex: number };
 
-function metadataOf(outDir: string, batchIndex: number, cursor: Partial<MetadataCursor> | undefined, beat: (c: MetadataCursor) => void, signal: AbortSignal) {
-  const ws = workspace(outDir);
+function metadataOf(outDir: string, runKey: string | undefined, batchIndex: number, cursor: Partial<MetadataCursor> | undefined, beat: (c: MetadataCursor) => void, signal: AbortSignal) {
+  const ws = workspace(outDir, runKey);
   return readMissingMetadata({
     entries: () => readAllJsonLines<EntryRecord>(ws.candidateBatch(batchIndex)),
     validateFile: ws.batchFile('validate', batchIndex),
@@ -36,12 +38,12 @@ function metadataOf(outDir: string, batchIndex: number, cursor: Partial<Metadata
 }
 
 /** The whole stage in one activity: every batch's metadata records, counted (and written where missing). */
-export async function collectMetadata({ outDir, batchCount }: CollectInput): Promise<CollectResult> {
+export async function collectMetadata({ outDir, batchCount, runKey }: CollectInput): Promise<CollectResult> {
   const hb = heartbeat<CollectCursor>();
   let processed = 0;
   for (let b = 0; b < batchCount; b++) {
     const cursor = hb.resumed?.batchIndex === b ? hb.resumed : undefined;
-    processed += await metadataOf(outDir, b, cursor, (c) => hb.beat({ ...c, batchIndex: b }), hb.signal);
+    processed += await metadataOf(outDir, runKey, b, cursor, (c) => hb.beat({ ...c, batchIndex: b }), hb.signal);
     hb.beat({ batchIndex: b + 1, done: 0, bytes: 0 });
     hb.throwIfCancelled();
   }
@@ -49,8 +51,8 @@ export async function collectMetadata({ outDir, batchCount }: CollectInput): Pro
 }
 
 /** One batch: the activity of the earlier workflow version (runs it started call it per batch). */
-export async function readMetadataBatch({ outDir, batchIndex }: BatchInput): Promise<BatchResult> {
+export async function readMetadataBatch({ outDir, batchIndex, runKey }: BatchInput): Promise<BatchResult> {
   const hb = heartbeat<MetadataCursor>();
-  const processed = await metadataOf(outDir, batchIndex, hb.resumed, (c) => hb.beat(c), hb.signal);
+  const processed = await metadataOf(outDir, runKey, batchIndex, hb.resumed, (c) => hb.beat(c), hb.signal);
   return { batchIndex, processed, invalid: 0 };
 }

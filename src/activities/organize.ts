@@ -9,13 +9,15 @@ import { heartbeat } from './heartbeat';
 export interface OrganizeInput {
   outDir: string;
   batchCount: number;
+  /** The run's scratch key (scratchKey in contract.ts); absent for runs of the shared layout. */
+  runKey?: string;
 }
 
 export type { OrganizeResult };
 
-export async function organize({ outDir, batchCount }: OrganizeInput): Promise<OrganizeResult> {
+export async function organize({ outDir, batchCount, runKey }: OrganizeInput): Promise<OrganizeResult> {
   const hb = heartbeat<{ phase: string; done: number }>();
-  const result = await organizeRun({ outDir, batchCount, signal: hb.signal, onProgress: (phase, done) => hb.beat({ phase, done }) });
+  const result = await organizeRun({ outDir, runKey, batchCount, signal: hb.signal, onProgress: (phase, done) => hb.beat({ phase, done }) });
   logEvent(outDir, 'info', 'organize', 'organized tree written', { ...result });
   return result;
 }

@@ -14,7 +14,8 @@ import { CsvFileWriter, type CsvCell } from '../report/csv';
 import { histogramSvg, horizontalBarSvg, thicknessBins } from '../report/charts';
 import { renderReportHtml } from '../report/html';
 import { svgToPngAsync } from '../report/png';
-import { ThumbnailSeries, writeThumbnails } from '../report/thumbnails';
+import { THUMBNAILS_DIR, ThumbnailSeries, writeThumbnails } from '../report/thumbnails';
+import { publishLatestReports } from '../report/latest';
 import { ReportStats, MAX_SERIES_BARS, shortSeriesLabel, plural } from '../report/stats';
 
 export interface ReportInput {
@@ -23,6 +24,8 @@ export interface ReportInput {
   source: string;
   /** Wall time per stage so far. */
   stageSeconds?: Record<string, number>;
+  /** The run's scratch key (scratchKey in contract.ts); absent for runs of the shared layout. */
+  runKey?: string;
 }
 
 export interface ReportResult {
@@ -58,7 +61,7 @@ const HEARTBEAT_EVERY = 10_000;
 export const MAX_THUMBNAILS = 50;
 
 export async function writeReport(input: ReportInput): Promise<ReportResult> {
-  const ws = workspace(input.outDir);
+  const ws = workspace(input.outDir, input.runKey);
   fs.mkdirSync(ws.reportsDir, { recursive: true });
   const file = (name: string) => path.join(ws.reportsDir, name);
   const stats = new ReportStats();
@@ -116,7 +119,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
   // The charts render on the thread pool while this thread draws the thumbnails.
   const pngs = Promise.all([svgToPngAsync(thicknessSvg), svgToPngAsync(seriesSvg)]);
   pngs.catch(() => undefined); // awaited below
-  const thumbnails = await writeThumbnails(input.outDir, { limit: MAX_THUMBNAILS, collected: thumbnailSeries, onProgress: (n) => beat(n, 'thumbnails') });
+  const thumbnails = await writeThumbnails(input.outDir, { runKey: input.runKey, limit: MAX_THUMBNAILS, collected: thumbnailSeries, onProgress: (n) => beat(n, 'thumbnails') });
   const [thicknessPng, seriesPng] = await pngs;
   writeFileAtomic(file(REPORT_FILES.thicknessPng), thicknessPng);
   writeFileAtomic(file(REPORT_FILES.seriesPng), seriesPng);
@@ -136,6 +139,9 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       thumbnailLimit: MAX_THUMBNAILS,
     }),
   );
+
+  // DIR/reports/<file> now show this run's reports (a run with its own reports folder).
+  if (ws.runKey !== undefined) publishLatestReports(ws, [...Object.values(REPORT_FILES), THUMBNAILS_DIR]);
 
   const result: ReportResult = {
     files: {

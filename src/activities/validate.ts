@@ -13,10 +13,12 @@ import { heartbeat } from './heartbeat';
 export interface BatchInput {
   outDir: string;
   batchIndex: number;
+  /** The run's scratch key (scratchKey in contract.ts); absent for runs of the shared layout. */
+  runKey?: string;
 }
 
-export async function validateBatch({ outDir, batchIndex }: BatchInput): Promise<BatchResult> {
-  const ws = workspace(outDir);
+export async function validateBatch({ outDir, batchIndex, runKey }: BatchInput): Promise<BatchResult> {
+  const ws = workspace(outDir, runKey);
   const hb = heartbeat<HeaderBatchCursor>();
   let last: HeaderBatchCursor | undefined;
   const counts = await readHeaderBatch({

@@ -17,7 +17,7 @@ import { UsageError } from '../client/source';
 
 const USAGE = `usage:
   dicomflow ingest <zip | folder | http(s) URL> [--out DIR] [--db URL] [--sha256 HEX] [--run-id ID] [--rerun]
-                   [--batch-size N] [--concurrency N] [--task-queue Q] [--max-gib N]
+                   [--batch-size N] [--concurrency N] [--task-queue Q] [--max-gib N] [--keep-work]
   dicomflow worker [--out DIR] [--task-queue Q]   (TEMPORAL_ADDRESS's cluster, else DIR's local server)
   dicomflow synth --patients N [--slices M] [--size PX] [--broken] [--deflate] [--seed S] --out X.zip
   dicomflow db check [--out DIR | --db URL]
@@ -34,7 +34,7 @@ export interface ParsedArgs {
   flags: Record<string, string | true>;
 }
 
-const BOOLEAN_FLAGS = new Set(['rerun', 'broken', 'help']);
+const BOOLEAN_FLAGS = new Set(['rerun', 'broken', 'help', 'keep-work']);
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const positional: string[] = [];
@@ -88,6 +88,7 @@ async function run(argv: string[]): Promise<number> {
         sha256: str(flags, 'sha256'),
         runId: str(flags, 'run-id'),
         rerun: flags.rerun === true,
+        keepWork: flags['keep-work'] === true,
         batchSize: int(flags, 'batch-size'),
         concurrency: int(flags, 'concurrency'),
         taskQueue: str(flags, 'task-queue'),

@@ -11,7 +11,7 @@ import type { NativeConnection, Worker } from '@temporalio/worker';
 import { launchDevServer, stopDevServer } from '../temporal/dev-server';
 import { loadCodec } from '../temporal/codec';
 import { redactDbUrl, rememberDbUrl } from '../db/credentials';
-import { DEFAULT_TASK_QUEUE, INGEST_WORKFLOW, PROGRESS_QUERY } from '../contract';
+import { DEFAULT_TASK_QUEUE, INGEST_WORKFLOW, PROGRESS_QUERY, scratchKey } from '../contract';
 import type { IngestInput, IngestSummary, Progress } from '../workflows/types';
 import type { ingestDataset } from '../workflows';
 import { workspace } from '../workspace';
@@ -30,6 +30,8 @@ export interface IngestOptions {
   concurrency?: number;
   taskQueue?: string;
   maxUncompressedBytes?: number;
+  /** Keep the run's scratch folder after it completes. */
+  keepWork?: boolean;
 }
 
 const print = (line: string) => process.stdout.write(line + '\n');
@@ -129,9 +131,10 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
         batchSize: opts.batchSize,
         concurrency: opts.concurrency ?? Math.max(2, os.availableParallelism() * 2),
         maxUncompressedBytes: opts.maxUncompressedBytes,
+        keepWork: opts.keepWork || undefined,
       };
       try {
-        claimScratch(outDir, input.runId, opts.rerun === true);
+        claimScratch(outDir, input.runId, input.source);
         handle = await client.workflow.start<typeof ingestDataset>(INGEST_WORKFLOW, { taskQueue, workflowId, args: [input] });
         const what = runId === workflowId ? `run ${workflowId}` : `run ${runId} (workflow ${workflowId})`;
         print(status === 'NONE' || opts.rerun ? `Started ${what}` : `Previous run ended ${status}; started it again (finished stages are not redone)`);
@@ -174,24 +177,25 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
 }
 
 /**
- * DIR/work and DIR/download hold one run's intermediate files; stages trust what they find there (that is how a
- * resumed run skips finished work). So a run of another source into the same DIR, or --rerun, starts them afresh.
+ * A run's scratch folder DIR/work/runs/<key> holds its intermediate files; stages trust what they find there (that
+ * is how a run started again after a failure skips finished work). Each run id has its own folder (--rerun makes a
+ * new run id), so only a folder left by another source under the same run id (--run-id reused) starts afresh.
+ * Other runs' folders, running or not, are never touched.
  */
-function claimScratch(outDir: string, runId: string, fresh: boolean): void {
-  const ws = workspace(outDir);
+function claimScratch(outDir: string, runId: string, source: string): void {
+  const ws = workspace(outDir, scratchKey(runId));
   const ownerFile = path.join(ws.workDir, 'owner.json');
-  let owner: string | undefined;
+  let owner: { runId?: string; source?: string } | undefined;
   try {
-    owner = (JSON.parse(fs.readFileSync(ownerFile, 'utf8')) as { runId: string }).runId;
+    owner = JSON.parse(fs.readFileSync(ownerFile, 'utf8')) as { runId?: string; source?: string };
   } catch {
     /* no earlier run */
   }
-  if (fresh || (owner !== undefined && owner !== runId)) {
-    fs.rmSync(ws.workDir, { recursive: true, force: true });
-    fs.rmSync(ws.downloadDir, { recursive: true, force: true });
-  }
+  // The source without a presigned query, as everywhere outside the workflow input.
+  const what = source.split('?')[0];
+  if (owner !== undefined && (owner.runId !== runId || owner.source !== what)) fs.rmSync(ws.workDir, { recursive: true, force: true });
   fs.mkdirSync(ws.workDir, { recursive: true });
-  fs.writeFileSync(ownerFile, JSON.stringify({ runId }));
+  fs.writeFileSync(ownerFile, JSON.stringify({ runId, source: what }));
 }
 
 /** Prints progress from the workflow's query and its pending activities (rate, time left, retries) until `result` settles. */

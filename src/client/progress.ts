@@ -63,6 +63,15 @@ function retryText(live: LiveActivity[], now: number): string | undefined {
   return `attempt ${retrying.attempt}${retrying.lastFailure ? `, ${retrying.lastFailure}` : ''}${wait}`;
 }
 
+/** What a running activity says it waits for (another run's lock), from its last heartbeat: "waiting for ...". */
+function waitingText(live: LiveActivity[]): string | undefined {
+  for (const a of live) {
+    const waiting = (a.details as Details)?.waiting;
+    if (typeof waiting === 'string' && waiting !== '') return waiting;
+  }
+  return undefined;
+}
+
 const RATE_WINDOW_MS = 5000;
 
 /**
@@ -94,6 +103,8 @@ export class ProgressMeter {
     }
     const retry = retryText(live, now);
     if (retry) parts.push(retry);
+    const waiting = waitingText(live);
+    if (waiting) parts.push(waiting);
     if (now - this.stageStarted >= 1000 && p.stage !== 'done') parts.push(`${seconds((now - this.stageStarted) / 1000)} in stage`);
     const current = p.stages.find((s) => s.stage === p.stage);
     const state = !current || current.state === 'running' ? '' : ` (${current.state})`;

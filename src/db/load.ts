@@ -10,6 +10,12 @@
  * whole re-run never duplicate. For validation_results and series_issues the files are the whole truth for the run:
  * a load that starts a file from the top first clears that run's rows (in the same transaction), so findings that
  * disappeared do not linger.
+ *
+ * Runs into the same catalog at the same time each load their own rows (every row carries its run id): write
+ * transactions are serialized, so the union is exact and no upsert waits on another in a deadlock. SQLite: BEGIN
+ * IMMEDIATE takes the one write lock up front (WAL keeps readers going), tried with a short busy timeout and again
+ * until it is free; PostgreSQL: each transaction first takes a transaction-level advisory lock. While it waits, the
+ * load says so through onWait (the activity heartbeats it, and the progress line shows it).
  */
 import { createHash } from 'crypto';
 import type { Knex } from 'knex';
@@ -34,6 +40,8 @@ export interface LoadCounts {
 
 export interface LoadOptions {
   outDir: string;
+  /** The run's scratch key: its stage files are under DIR/work/runs/<key> (workspace.ts). */
+  runKey?: string;
   runId: string;
   /** What the run ingested (zip, folder or URL), recorded in the runs table. */
   source?: string;
@@ -43,6 +51,8 @@ export interface LoadOptions {
   onProgress?: (cursor: LoadCursor) => void | Promise<void>;
   /** Called after every statement (liveness between commits). */
   onStatement?: () => void;
+  /** Called about every WAIT_REPORT_MS while another run's load holds the catalog's write lock. */
+  onWait?: (reason: string) => void;
   /** Rows per statement (capped by the dialect's limits). */
   batchSize?: number;
   /** Rows per transaction (default ROWS_PER_COMMIT). */
@@ -203,8 +213,20 @@ function dedupeByKey(rows: Value[][], keyAt: number[]): Value[][] {
  */
 interface BulkConnection {
   run(sql: string, params?: Value[]): Promise<void>;
+  /** Starts a write transaction once no other load holds the catalog's write lock, waiting (and saying so) until then. */
+  begin(onWait?: (reason: string) => void): Promise<void>;
   release(): Promise<void>;
 }
+
+/** What the progress line shows while a load waits for the write lock. */
+export const WAITING_FOR_LOCK = "waiting for another run's load: the catalog is locked";
+const WAIT_REPORT_MS = 1000;
+/** SQLite: each try for the write lock waits this long inside SQLite before the loader reports and tries again. */
+const SQLITE_LOCK_TRY_MS = 250;
+/** The connections' usual busy timeout (catalog.ts), restored when the loader gives its connection back. */
+const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+/** PostgreSQL advisory lock key of catalog loads ("dicf"). */
+export const PG_LOAD_LOCK = 0x64696366;
 
 interface SqliteStatement {
   run(params: Value[], cb: (err: Error | null) => void): void;
@@ -233,12 +255,57 @@ async function bulkConnection(db: Knex, dialect: 'sqlite' | 'postgres'): Promise
         if (!name) statementNames.set(sql, (name = `dicomflow_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`));
         await pg.query({ text: sql, values: params, name });
       },
+      async begin(onWait) {
+        await pg.query({ text: 'BEGIN' });
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          const tried = (await pg.query({ text: 'SELECT pg_try_advisory_xact_lock($1) AS ok', values: [PG_LOAD_LOCK] })) as { rows: { ok: boolean }[] };
+          if (tried.rows[0]?.ok) return;
+          // Queued behind the other load; the wait is reported while it lasts. onWait may throw (a cancelled
+          // activity): from the timer that is kept and thrown once the lock is ours (then rolled back).
+          onWait?.(WAITING_FOR_LOCK);
+          let stop: unknown;
+          timer = setInterval(() => {
+            try {
+              onWait?.(WAITING_FOR_LOCK);
+            } catch (err) {
+              stop ??= err;
+            }
+          }, WAIT_REPORT_MS);
+          await pg.query({ text: 'SELECT pg_advisory_xact_lock($1)', values: [PG_LOAD_LOCK] });
+          if (stop !== undefined) throw stop;
+        } catch (err) {
+          await pg.query({ text: 'ROLLBACK' }).catch(() => undefined);
+          throw err;
+        } finally {
+          clearInterval(timer);
+        }
+      },
       release,
     };
   }
   const sqlite = conn as SqliteConnection;
   const statements = new Map<string, SqliteStatement>();
+  const exec = (sql: string) => new Promise<void>((resolve, reject) => sqlite.run(sql, [], (err) => (err ? reject(err) : resolve())));
+  await exec(`PRAGMA busy_timeout = ${SQLITE_LOCK_TRY_MS}`).catch(async (err) => {
+    await release();
+    throw err;
+  });
   return {
+    async begin(onWait) {
+      let lastReport = 0;
+      for (;;) {
+        try {
+          return await exec('BEGIN IMMEDIATE');
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+          if (Date.now() - lastReport >= WAIT_REPORT_MS || lastReport === 0) {
+            lastReport = Date.now();
+            onWait?.(WAITING_FOR_LOCK);
+          }
+        }
+      }
+    },
     run(sql, params = []) {
       return new Promise((resolve, reject) => {
         const done = (err: Error | null) => (err ? reject(err) : resolve());
@@ -253,6 +320,7 @@ async function bulkConnection(db: Knex, dialect: 'sqlite' | 'postgres'): Promise
     },
     async release() {
       await Promise.all([...statements.values()].map((s) => new Promise<void>((r) => s.finalize(() => r()))));
+      await exec(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`).catch(() => undefined);
       await release();
     },
   };
@@ -280,7 +348,7 @@ async function loadFile(db: Knex, spec: TableSpec, runId: string, cursor: LoadCu
     await p;
   };
   const begin = async () => {
-    await conn.run('BEGIN');
+    await conn.begin(opts.onWait);
     open = true;
     if (seen === 0 && skip === 0 && spec.clearRunFirst) await conn.run(`DELETE FROM "${spec.table}" WHERE run_id = ${dialect === 'postgres' ? '$1' : '?'}`, [runId]);
   };
@@ -342,7 +410,7 @@ async function loadFile(db: Knex, spec: TableSpec, runId: string, cursor: LoadCu
 
 /** Load instances, outcomes and series issues of the run under outDir into the catalog `db`. */
 export async function loadCatalog(db: Knex, opts: LoadOptions): Promise<LoadCounts> {
-  const ws = workspace(opts.outDir);
+  const ws = workspace(opts.outDir, opts.runKey);
   const cursor: LoadCursor = { instances: 0, outcomes: 0, seriesIssues: 0, ...opts.cursor };
 
   const specs: TableSpec[] = [
@@ -395,6 +463,30 @@ export async function loadCatalog(db: Knex, opts: LoadOptions): Promise<LoadCoun
   };
   const updated = ['loaded_at', 'instances', 'validation_rows', 'series_issues'];
   // A load that does not know the source keeps the one recorded before.
-  await db('runs').insert(run).onConflict('run_id').merge(opts.source ? [...updated, 'source'] : updated);
+  await recordRun(db, run, opts.source ? [...updated, 'source'] : updated, opts.onWait);
   return counts;
+}
+
+/** The run's row in `runs`, upserted in a write transaction of its own (behind the same lock as the rows). */
+async function recordRun(db: Knex, run: Record<string, Value>, updated: string[], onWait?: (reason: string) => void): Promise<void> {
+  const dialect = isPostgres(db) ? 'postgres' : 'sqlite';
+  const columns = Object.keys(run);
+  const slots = columns.map((_, k) => (dialect === 'postgres' ? `$${k + 1}` : '?'));
+  const sql =
+    `INSERT INTO "runs" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${slots.join(', ')}) ` +
+    `ON CONFLICT ("run_id") DO UPDATE SET ${updated.map((c) => `"${c}" = excluded."${c}"`).join(', ')}`;
+  const conn = await bulkConnection(db, dialect);
+  let open = false;
+  try {
+    await conn.begin(onWait);
+    open = true;
+    await conn.run(sql, columns.map((c) => run[c]));
+    await conn.run('COMMIT');
+    open = false;
+  } catch (err) {
+    if (open) await conn.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    await conn.release();
+  }
 }

@@ -43,6 +43,8 @@ export interface ExtractOptions {
   /** Files per batch; without it batches are sized by work (BATCH_FILES, BATCH_BYTES). */
   batchSize?: number;
   maxUncompressedBytes?: number;
+  /** The run's scratch key: its own work and extracted folders (workspace.ts). */
+  runKey?: string;
   signal?: AbortSignal;
   onProgress?: (progress: ExtractProgress) => void;
 }
@@ -61,8 +63,17 @@ export async function extractSource(opts: ExtractOptions): Promise<ExtractSummar
   if (opts.batchSize !== undefined && (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)) {
     throw new IoFailure(`batchSize must be a positive integer, got ${opts.batchSize}`, 'BadInput', false);
   }
-  const ws = workspace(opts.outDir);
-  if (!fs.existsSync(ws.entriesManifest)) await writeManifest(opts, ws);
+  const ws = workspace(opts.outDir, opts.runKey);
+  if (!fs.existsSync(ws.entriesManifest)) {
+    try {
+      await writeManifest(opts, ws);
+    } catch (err) {
+      // A failure no retry can fix (a zip bomb stopped at the limit, not a zip) leaves nothing of this run behind:
+      // the entries inflated so far can be gigabytes. Retryable failures keep them, for the retry to go on from.
+      if (err instanceof IoFailure && !err.retryable) await removePartialExtract(ws);
+      throw err;
+    }
+  }
   const limits = opts.batchSize ? { files: opts.batchSize, bytes: Infinity } : { files: BATCH_FILES, bytes: BATCH_BYTES };
   return writeBatches(ws, limits, opts.onProgress);
 }
@@ -94,6 +105,14 @@ async function writeManifest(opts: ExtractOptions, ws: Workspace): Promise<void>
     throw err;
   }
   await manifest.commit();
+}
+
+/** The run's partial extraction: its extracted entries, its temp folder and its unfinished manifest (own scratch only). */
+async function removePartialExtract(ws: Workspace): Promise<void> {
+  if (ws.runKey === undefined) return; // the shared layout's extracted/ may hold other runs' entries
+  for (const p of [ws.extractedDir, path.join(ws.workDir, 'extract-tmp'), ws.entriesManifest, `${ws.entriesManifest}.partial`]) {
+    await fs.promises.rm(p, { recursive: true, force: true });
+  }
 }
 
 /** Counts the manifest and, unless a complete set is already there, splits its candidates into batch files. */

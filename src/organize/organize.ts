@@ -2,7 +2,11 @@
  * Organize, without Temporal: builds DIR/organized/<Patient>/<Study>/<Series>/<SOP>.dcm and decides every entry's
  * final status. The first file in source order wins for each SOP Instance UID (never timing): a later copy with the
  * same bytes is a duplicate, with other bytes a conflict (not placed; both rows name each other). Writes outcomes,
- * instances and series issues under DIR/work; all of it is idempotent.
+ * instances and series issues under the run's work folder; all of it is idempotent.
+ *
+ * The tree is shared with every other run into DIR, some perhaps placing at the same moment: a file is placed by an
+ * exclusive create and a file already there is never replaced. The same bytes there are the same instance (this
+ * run's file is valid and catalogued: the tree holds it); other bytes make this run's file a conflict, not placed.
  *
  * The headers are never parsed, nor even decoded, here: each metadata line is split into its small fields (parsed)
  * and its header (carried as bytes into instances.jsonl), so the cost per file is a line split, a link and a line
@@ -38,6 +42,8 @@ export interface OrganizeResult {
 
 export interface OrganizeOptions {
   outDir: string;
+  /** The run's scratch key (workspace.ts); absent for the shared layout. */
+  runKey?: string;
   batchCount: number;
   /** Called as records go by (the caller throttles heartbeats). */
   onProgress?: (phase: string, done: number) => void;
@@ -64,8 +70,8 @@ const EMPTY_META = Buffer.from('{}');
 /** Lines written at once to instances.jsonl. */
 const WRITE_BUFFER = 1 << 20;
 
-export async function organizeRun({ outDir, batchCount, onProgress, signal }: OrganizeOptions): Promise<OrganizeResult> {
-  const ws = workspace(outDir);
+export async function organizeRun({ outDir, runKey, batchCount, onProgress, signal }: OrganizeOptions): Promise<OrganizeResult> {
+  const ws = workspace(outDir, runKey);
   const summaryFile = path.join(ws.workDir, 'organize.json');
   if (fs.existsSync(summaryFile)) return JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as OrganizeResult;
   const checkCancelled = () => {
@@ -89,6 +95,8 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
   const slices: SeriesSlice[] = [];
   const compact = new SliceCompactor();
   const withMetadata = new Set<number>();
+  /** First copies the tree refused: another run placed other bytes under their SOP Instance UID. */
+  const verdicts = new Map<number, Verdict>();
   const placer = new Placer();
   let linked = 0;
   let copied = 0;
@@ -106,9 +114,17 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
           continue;
         }
         kept.set(sop, rec.i);
-        slices.push(compact.slice(rec.fields));
         const relative = organizedPath(rec.fields);
         const how = placer.place(rec.file, path.join(ws.root, relative));
+        if (how === 'conflict') {
+          verdicts.set(rec.i, {
+            status: 'conflict',
+            code: 'CONFLICTING_INSTANCE',
+            message: `SOP Instance UID ${sop} is already in the tree (${relative}) with different bytes, placed by another run; this file is not placed`,
+          });
+          continue;
+        }
+        slices.push(compact.slice(rec.fields));
         if (how === 'copied') copied++;
         else if (how === 'linked') linked++;
         const head: Omit<InstanceRecord, 'meta'> = { i: rec.i, source: rec.source, organizedPath: relative, fields: rec.fields };
@@ -124,7 +140,7 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
     await instances.close();
   }
   // 2. The later copies, against the first of each.
-  const verdicts = await judgeRepeats(repeats, kept, metadataChunks);
+  await judgeRepeats(repeats, kept, metadataChunks, verdicts);
 
   // 3. Every entry's final status, in source order.
   for (let b = 0; b < batchCount; b++) {
@@ -162,15 +178,15 @@ export async function organizeRun({ outDir, batchCount, onProgress, signal }: Or
 /**
  * Later copies of instances, judged against the first copy of each in source order: same bytes, a duplicate (kept
  * once); other bytes, a conflict (not placed; both name each other). The first copies' files are found by one more
- * pass over the metadata, only when there are repeats at all.
+ * pass over the metadata, only when there are repeats at all. `verdicts` holds the first copies the tree refused.
  */
 async function judgeRepeats(
   repeats: (Kept & { sop: string })[],
   kept: Map<string, number>,
   metadataChunks: () => AsyncGenerator<{ record: MetadataHead; meta: Buffer | null }[]>,
-): Promise<Map<number, Verdict>> {
-  const verdicts = new Map<number, Verdict>();
-  if (repeats.length === 0) return verdicts;
+  verdicts: Map<number, Verdict>,
+): Promise<void> {
+  if (repeats.length === 0) return;
   const firsts = new Map<number, Kept>(repeats.map((r) => [kept.get(r.sop)!, { i: -1, source: '', file: '' }]));
   for await (const chunk of metadataChunks()) {
     for (const { record: rec } of chunk) if (firsts.has(rec.i)) firsts.set(rec.i, { i: rec.i, source: rec.source, file: rec.file });
@@ -178,15 +194,17 @@ async function judgeRepeats(
   for (const rec of repeats) {
     const first = firsts.get(kept.get(rec.sop)!)!;
     const sop = rec.sop;
+    const firstRefused = verdicts.get(first.i)?.status === 'conflict'; // the tree holds another run's bytes
     if (sameBytes(first.file, rec.file)) {
-      verdicts.set(rec.i, { status: 'duplicate', code: 'DUPLICATE_INSTANCE', message: `same SOP Instance UID ${sop} and same bytes as ${first.source}; kept once` });
+      const kept = firstRefused ? 'neither is placed: the tree holds other bytes from another run' : 'kept once';
+      verdicts.set(rec.i, { status: 'duplicate', code: 'DUPLICATE_INSTANCE', message: `same SOP Instance UID ${sop} and same bytes as ${first.source}; ${kept}` });
     } else {
       verdicts.set(rec.i, { status: 'conflict', code: 'CONFLICTING_INSTANCE', message: `SOP Instance UID ${sop} was already placed from ${first.source} with different bytes; this file is not placed` });
+      if (firstRefused) continue;
       const note = verdicts.get(first.i);
       verdicts.set(first.i, { status: 'valid', code: 'OK', message: `${note ? note.message + '; ' : 'valid, kept; '}conflicting copy ${rec.source} not placed` });
     }
   }
-  return verdicts;
 }
 
 /**

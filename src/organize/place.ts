@@ -3,6 +3,7 @@
  * a link or a mkdir takes microseconds, an async call through the thread pool several times that; the caller
  * yields to the event loop between chunks of files.
  */
+import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -30,7 +31,15 @@ export function sameBytes(a: string, b: string): boolean {
   }
 }
 
-export type Placement = 'linked' | 'copied' | 'already-there';
+/**
+ * linked/copied: placed now; already-there: the tree already holds these very bytes (this run's earlier attempt,
+ * or another run's copy of the same instance); conflict: the tree holds other bytes under this name, placed by
+ * another run, and keeps them (this file is not placed).
+ */
+export type Placement = 'linked' | 'copied' | 'already-there' | 'conflict';
+
+/** Errors of a hard link the file system cannot make (another device, no hard links): copy instead. */
+const NO_LINK = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EMLINK']);
 
 /** Places files, remembering the folders it made so a series costs one mkdir, not one per file. */
 export class Placer {
@@ -38,8 +47,10 @@ export class Placer {
 
   /**
    * Places `source` at `dest`: a hard link (no bytes copied), else a copy (another device, or a file system
-   * without hard links) through a temp name and rename. Idempotent: a dest that already holds the same file
-   * is left alone, so a retried organize never duplicates or rewrites.
+   * without hard links) through a temp name, then linked into place. Every placement is an exclusive create (link
+   * fails when the name exists), never a check-then-write, so runs placing into the same tree at the same time never
+   * overwrite each other: a file already there is left alone, whoever put it there. Idempotent: a retried organize
+   * finds its own files (same bytes) and places nothing twice.
    */
   place(source: string, dest: string): Placement {
     const dir = path.dirname(dest);
@@ -52,21 +63,38 @@ export class Placer {
       return 'linked';
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') {
-        if (sameBytes(source, dest)) return 'already-there';
-        fs.unlinkSync(dest); // left by an earlier run with other content: this run's winner replaces it
-        return this.place(source, dest);
-      }
+      if (code === 'EEXIST') return sameBytes(source, dest) ? 'already-there' : 'conflict';
       if (code === 'ENOENT' && this.made.has(dir) && !fs.existsSync(dir)) {
         this.made.delete(dir); // the folder went away meanwhile: make it again
         return this.place(source, dest);
       }
-      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw err;
+      if (!NO_LINK.has(code ?? '')) throw err;
     }
-    const tmp = `${dest}.tmp-${process.pid}`;
-    fs.copyFileSync(source, tmp, fs.constants.COPYFILE_FICLONE);
-    fs.renameSync(tmp, dest);
+    return copyInto(source, dest);
+  }
+}
+
+/** A copy placed exclusively: written whole under a temp name, then linked to `dest` (fails when dest exists). */
+function copyInto(source: string, dest: string): Placement {
+  const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  fs.copyFileSync(source, tmp, fs.constants.COPYFILE_FICLONE);
+  try {
+    fs.linkSync(tmp, dest);
     return 'copied';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return sameBytes(source, dest) ? 'already-there' : 'conflict';
+    if (!NO_LINK.has(code ?? '')) throw err;
+    // No hard links at all on this file system: an exclusive create, then the bytes.
+    try {
+      fs.copyFileSync(tmp, dest, fs.constants.COPYFILE_EXCL);
+      return 'copied';
+    } catch (excl) {
+      if ((excl as NodeJS.ErrnoException).code === 'EEXIST') return sameBytes(source, dest) ? 'already-there' : 'conflict';
+      throw excl;
+    }
+  } finally {
+    fs.rmSync(tmp, { force: true });
   }
 }
 

@@ -33,6 +33,8 @@ export interface ThumbnailOptions {
   limit?: number;
   /** Called with the number of records read so far (for activity heartbeats). */
   onProgress?: (records: number) => void;
+  /** The run's scratch key: its instances and reports folder (workspace.ts). */
+  runKey?: string;
 }
 
 export const THUMBNAILS_DIR = 'thumbnails';
@@ -83,7 +85,7 @@ export class ThumbnailSeries {
 }
 
 export async function writeThumbnails(outDir: string, opts: ThumbnailOptions & { collected?: ThumbnailSeries } = {}): Promise<Thumbnail[]> {
-  const ws = workspace(outDir);
+  const ws = workspace(outDir, opts.runKey);
   const size = opts.size ?? DEFAULT_THUMBNAIL_SIZE;
   const dir = path.join(ws.reportsDir, THUMBNAILS_DIR);
   fs.rmSync(dir, { recursive: true, force: true }); // no thumbnails of an earlier run left behind

@@ -64,7 +64,7 @@ export async function processBatches(input: BatchStageInput): Promise<BatchStage
     batchCount: input.batchCount,
     nextBatch: input.nextBatch,
     concurrency: input.concurrency,
-    run: (batchIndex) => batchActivity(input.stage)({ outDir: input.outDir, batchIndex }),
+    run: (batchIndex) => batchActivity(input.stage)({ outDir: input.outDir, batchIndex, runKey: input.runKey }),
     onDone: async (result) => {
       processed += result.processed;
       invalid += result.invalid;

@@ -6,7 +6,10 @@
  * Validate is the one header pass: batch activities sized by work (thousands of files each), run in this workflow,
  * or in a child workflow that continues as new when there are more batches than this history should hold. It
  * writes the metadata records too, so the metadata stage takes them over without reading a file again. Every
- * payload is paths and counts; the stages hand data to each other through files under DIR/work.
+ * payload is paths and counts; the stages hand data to each other through files under the run's own scratch folder
+ * DIR/work/runs/<key> (key: the run id, made a safe folder name), so runs into the same DIR never share one; a
+ * completed run removes it (unless --keep-work). Runs started before that (no PER_RUN_SCRATCH marker) go on with the
+ * shared DIR/work they started with.
  *
  * Runs that passed extract before batches were sized by work (no WORK_SIZED_BATCHES marker in their history) go on
  * with both per-file stages as child workflows, as they started, so they resume after an upgrade.
@@ -14,6 +17,7 @@
 import {
   ApplicationFailure,
   executeChild,
+  log,
   patched,
   proxyActivities,
   setHandler,
@@ -24,9 +28,13 @@ import { BatchStageResult, IngestInput, IngestSummary, Progress, StageName, STAG
 import { batchActivity, processBatches, runBatches } from './batches';
 import { batchDoneSignal, progressQuery } from './messages';
 import { redactDbUrl } from '../db/credentials';
+import { scratchKey } from '../contract';
 
 /** The patch of the pipeline with work-sized batches, one header pass and a single metadata activity. */
 export const WORK_SIZED_BATCHES = 'work-sized-batches';
+
+/** The patch that gives each run its own scratch and reports folders, and removes the scratch once the run completes. */
+export const PER_RUN_SCRATCH = 'per-run-scratch';
 
 /** Up to this many batches a stage runs in the parent's own history; more go to a child that continues as new. */
 const INLINE_BATCHES = 200;
@@ -55,9 +63,15 @@ const { writeReport } = proxyActivities<typeof activities>({
   heartbeatTimeout: '60 seconds',
   retry: { initialInterval: '2 seconds', maximumAttempts: 3 },
 });
-
+const { cleanScratch } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '1 hour',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
+});
 
 export async function ingestDataset(input: IngestInput): Promise<IngestSummary> {
+  // Asked once, before the first command: a run started by an earlier version (no marker in its history) keeps the
+  // shared scratch of DIR/work to its end.
+  const runKey = patched(PER_RUN_SCRATCH) ? scratchKey(input.runId) : undefined;
   const progress: Progress = {
     stage: input.sourceKind === 'url' ? 'download' : 'extract',
     stages: STAGES.map((stage) => ({ stage, state: stage === 'download' && input.sourceKind !== 'url' ? 'skipped' : 'pending' })),
@@ -98,7 +112,7 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
   function batched(name: 'validate' | 'metadata', batchCount: number): Promise<BatchStageResult> {
     return executeChild(processBatches, {
       workflowId: `${workflowInfo().workflowId}/${name}`,
-      args: [{ stage: name, outDir: input.outDir, batchCount, concurrency: input.concurrency, parentWorkflowId: workflowInfo().workflowId, nextBatch: 0, processed: 0, invalid: 0, historyLimit: input.historyLimit }],
+      args: [{ stage: name, outDir: input.outDir, batchCount, concurrency: input.concurrency, parentWorkflowId: workflowInfo().workflowId, nextBatch: 0, processed: 0, invalid: 0, historyLimit: input.historyLimit, runKey }],
     });
   }
 
@@ -110,7 +124,7 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
       batchCount,
       nextBatch: 0,
       concurrency: input.concurrency,
-      run: (batchIndex) => batchActivity('validate')({ outDir: input.outDir, batchIndex }),
+      run: (batchIndex) => batchActivity('validate')({ outDir: input.outDir, batchIndex, runKey }),
       onDone: (r) => {
         total.processed += r.processed;
         total.invalid += r.invalid;
@@ -124,9 +138,9 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
   const { outDir, runId } = input;
   const zipOrFolder =
     input.sourceKind === 'url'
-      ? (await stage('download', () => download({ url: input.source, outDir, sha256: input.sha256 }))).zipPath
+      ? (await stage('download', () => download({ url: input.source, outDir, sha256: input.sha256, runKey }))).zipPath
       : input.source;
-  const found = await stage('extract', () => extract({ source: zipOrFolder, outDir, batchSize: input.batchSize, maxUncompressedBytes: input.maxUncompressedBytes }));
+  const found = await stage('extract', () => extract({ source: zipOrFolder, outDir, batchSize: input.batchSize, maxUncompressedBytes: input.maxUncompressedBytes, runKey }));
   progress.found = found.entries;
   progress.candidates = found.candidates;
   // Runs that reached this point before WORK_SIZED_BATCHES go on as they started: both per-file stages as children.
@@ -134,14 +148,19 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
   const validated = await stage('validate', () => (workSized ? validateBatches(found.batchCount) : batched('validate', found.batchCount)));
   progress.validated = validated.processed; // exact totals, whatever progress arrived
   progress.invalid = validated.invalid;
-  const read = await stage('metadata', () => (workSized ? collectMetadata({ outDir, batchCount: found.batchCount }) : batched('metadata', found.batchCount)));
+  const read = await stage('metadata', () => (workSized ? collectMetadata({ outDir, batchCount: found.batchCount, runKey }) : batched('metadata', found.batchCount)));
   progress.metadataRead = read.processed;
 
-  await stage('organize', () => organize({ outDir, batchCount: found.batchCount }));
+  await stage('organize', () => organize({ outDir, batchCount: found.batchCount, runKey }));
   // The catalog and the report say where the run came from; a presigned URL's query (its signature) is left out.
   const source = input.source.split('?')[0];
-  await stage('load', () => loadDatabase({ outDir, dbUrl: input.dbUrl, runId, source }));
-  const report = await stage('report', () => writeReport({ outDir, runId, source, stageSeconds }));
+  await stage('load', () => loadDatabase({ outDir, dbUrl: input.dbUrl, runId, source, runKey }));
+  const report = await stage('report', () => writeReport({ outDir, runId, source, stageSeconds, runKey }));
+  if (runKey !== undefined && !input.keepWork) {
+    // The scratch is no longer needed: the tree, the catalog and the reports are written. A cleanup that keeps
+    // failing leaves it behind, said in the log, but never fails a completed run.
+    await cleanScratch({ outDir, runKey }).catch((err) => log.warn('the run scratch could not be removed', { runKey, error: String(err) }));
+  }
   progress.stage = 'done';
 
   return {

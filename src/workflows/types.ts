@@ -19,6 +19,8 @@ export interface IngestInput {
   maxUncompressedBytes?: number;
   /** History events after which a batch stage continues as new (default 10,000; tests set it low). */
   historyLimit?: number;
+  /** Keep the run's scratch folder (DIR/work/runs/<key>) after it completes (--keep-work). */
+  keepWork?: boolean;
 }
 
 export interface StageProgress {
@@ -76,6 +78,8 @@ export interface BatchStageInput {
   processed: number;
   invalid: number;
   historyLimit?: number;
+  /** The run's scratch key (absent for runs of the shared layout). */
+  runKey?: string;
 }
 
 export interface BatchStageResult {

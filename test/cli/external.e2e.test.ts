@@ -15,6 +15,7 @@ import { temporal as temporalio } from '@temporalio/proto';
 import { synthesize, type SynthManifest } from '../../src/synth';
 import { openCatalog } from '../../src/db/catalog';
 import { workspace } from '../../src/workspace';
+import { scratchKey } from '../../src/contract';
 import { BIN, runCli } from '../helpers/cli';
 import { expectMatchesManifest } from '../helpers/dataset';
 import { startPostgres, type TestPostgres } from '../helpers/postgres';
@@ -143,10 +144,13 @@ test('a failed stage shows its reason; running again with the cause fixed finish
   const failed = await runCli(['ingest', zip, '--out', dir, '--db', missingDb, '--task-queue', 'ext-test'], { env });
   expect(failed.code).toBe(1);
   expect(failed.stderr).toMatch(/run dicomflow-\w+ failed: stage load failed: .*no_such_database/);
-  const manifestFile = workspace(dir).entriesManifest;
+  const runId = /run (dicomflow-\w+) failed/.exec(failed.stderr)![1];
+  // A failed run keeps its scratch (in its own folder), for the next attempt to go on from.
+  const manifestFile = workspace(dir, scratchKey(runId)).entriesManifest;
   const extractedAt = fs.statSync(manifestFile).mtimeMs;
 
-  const again = await runCli(['ingest', zip, '--out', dir, '--db', pg.url, '--task-queue', 'ext-test'], { env });
+  // --keep-work: the manifest stays after the run completes, to show it was not written again.
+  const again = await runCli(['ingest', zip, '--out', dir, '--db', pg.url, '--task-queue', 'ext-test', '--keep-work'], { env });
   expect(again.code).toBe(0);
   expect(again.stdout).toMatch(/Previous run ended FAILED; started it again/);
   expect(fs.statSync(manifestFile).mtimeMs).toBe(extractedAt); // extract was not redone

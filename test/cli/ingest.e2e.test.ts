@@ -96,7 +96,10 @@ test('ingest from a URL on a local HTTP server', async () => {
     const dir = out('url');
     const result = await runCli(['ingest', url, '--out', dir]);
     expect(result.code).toBe(0);
-    expect(fs.existsSync(path.join(dir, 'download', 'source.zip'))).toBe(true);
+    // The downloaded zip was the run's scratch: gone with it once the run completed.
+    expect(result.stdout).toMatch(/completed/);
+    expect(fs.existsSync(path.join(dir, 'download'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'work'))).toBe(false);
     expect(await catalogSnapshot(dir)).toEqual(reference);
   } finally {
     server.close();

@@ -1,5 +1,6 @@
 import { progressLine, ProgressMeter } from '../../src/client/progress';
 import { STAGES, type Progress } from '../../src/workflows/types';
+import { WAITING_FOR_LOCK } from '../../src/db/load';
 
 function progress(stage: Progress['stage'], done: string[]): Progress {
   return {
@@ -39,6 +40,14 @@ test('a retry shows its attempt, its cause and when the next try comes', () => {
   expect(progressLine(progress('load', ['extract', 'validate', 'metadata', 'organize']), live)).toMatch(
     /^\[load\] loading the catalog · attempt 3, connect ECONNREFUSED 127\.0\.0\.1:5432, next try in (39|40) s /,
   );
+});
+
+test("a load waiting for another run's lock says so, and stops saying it once it has the lock", () => {
+  const p = progress('load', ['extract', 'validate', 'metadata', 'organize']);
+  const waiting = [{ type: 'loadDatabase', attempt: 1, details: { instances: 0, outcomes: 0, seriesIssues: 0, waiting: WAITING_FOR_LOCK } }];
+  expect(progressLine(p, waiting)).toBe(`[load] loading the catalog: 0/253 rows · ${WAITING_FOR_LOCK}   done: extract 1.3s, validate 1.3s, metadata 1.3s, organize 1.3s`);
+  const loading = [{ type: 'loadDatabase', attempt: 1, details: { instances: 100, outcomes: 0, seriesIssues: 0 } }];
+  expect(progressLine(p, loading)).not.toContain('waiting');
 });
 
 test('a finished run says so once', () => {

@@ -64,8 +64,9 @@ export interface RunFiles {
   issues: SeriesIssueRecord[];
 }
 
-export async function writeRun(outDir: string, run: RunFiles): Promise<void> {
-  const ws = workspace(outDir);
+/** The stage files of a run: in DIR/work (the shared layout), or in the run's own folder DIR/work/runs/<runKey>. */
+export async function writeRun(outDir: string, run: RunFiles, runKey?: string): Promise<void> {
+  const ws = workspace(outDir, runKey);
   await writeJsonLines(ws.instances, run.instances);
   await writeJsonLines(ws.outcomes, run.outcomes);
   await writeJsonLines(ws.seriesIssues, run.issues);

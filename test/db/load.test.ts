@@ -2,7 +2,7 @@
 import * as path from 'path';
 import type { Knex } from 'knex';
 import { catalogTarget, describeDb, openCatalog } from '../../src/db/catalog';
-import { loadCatalog, metaJson, rowsPerStatement, type LoadCursor } from '../../src/db/load';
+import { loadCatalog, metaJson, PG_LOAD_LOCK, rowsPerStatement, WAITING_FOR_LOCK, type LoadCursor } from '../../src/db/load';
 import { DICOM_METADATA_COLUMNS, migrationSource } from '../../src/db/migrations';
 import { instance, outcome, SERIES_CR, SERIES_CT, smallRun, STUDY, writeRun, catalogFactory } from './fixtures';
 
@@ -240,6 +240,75 @@ describe.each<Dialect>(['sqlite', 'postgres'])('%s catalog', (dialect) => {
       expect(progress[0]).toEqual({ instances: 230, outcomes: 0, seriesIssues: 0 });
       expect(await count(db, 'dicom_metadata')).toBe(230);
       expect(await count(db, 'validation_results')).toBe(230);
+    });
+  });
+
+  test('two runs loading into one catalog at the same moment each keep their own rows; the union is exact', async () => {
+    const opts = await fresh(dialect);
+    const SERIES_B = '1.2.840.1.1.9';
+    const runs = [
+      { runId: 'run-a', runKey: 'run-a', instances: Array.from({ length: 4000 }, (_, k) => instance(k + 1)) },
+      { runId: 'run-b', runKey: 'run-b', instances: Array.from({ length: 4000 }, (_, k) => instance(k + 1, SERIES_B)) },
+    ];
+    for (const r of runs) {
+      const outcomes = r.instances.map((_, i) => ({ ...outcome(i), path: `${r.runId}/file-${i}.dcm` }));
+      const issues = [{ seriesInstanceUid: r.instances[0].fields.seriesInstanceUid, code: 'INSTANCE_NUMBER_GAP', message: `gap in ${r.runId}` }];
+      await writeRun(opts.outDir, { instances: r.instances, outcomes, issues }, r.runKey);
+    }
+    // Another writer holds the catalog's write lock when both loads start (SQLite's write lock, or the loads'
+    // PostgreSQL advisory lock), for a while: both wait, say so, and load nothing until it lets go.
+    const holder = await openCatalog(opts);
+    let letGo!: () => void;
+    const released = new Promise<void>((resolve) => (letGo = resolve));
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+    const holding = holder
+      .transaction(async (trx) => {
+        if (dialect === 'sqlite') await trx('runs').insert({ run_id: 'holder', loaded_at: 'now', instances: 0, validation_rows: 0, series_issues: 0 });
+        else await trx.raw('SELECT pg_advisory_xact_lock(?)', [PG_LOAD_LOCK]);
+        locked();
+        await released;
+        throw new Error('roll back');
+      })
+      .catch(() => undefined);
+    await lockTaken;
+    // Two workers, each with its own connections, loading in many small transactions so they interleave.
+    const waits: string[] = [];
+    const loading = Promise.all(
+      runs.map((r) =>
+        withCatalog(opts, (db) =>
+          loadCatalog(db, { outDir: opts.outDir, runKey: r.runKey, runId: r.runId, source: `${r.runId}.zip`, batchSize: 100, rowsPerCommit: 200, onWait: (w) => void waits.push(w) }),
+        ),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    try {
+      expect(waits.length).toBeGreaterThan(0); // they wait, and say so
+      expect(new Set(waits)).toEqual(new Set([WAITING_FOR_LOCK]));
+      expect(await withCatalog(opts, (db) => count(db, 'dicom_metadata'))).toBe(0); // read beside the lock (WAL): nothing loaded meanwhile
+    } finally {
+      letGo();
+      await holding;
+      await holder.destroy();
+    }
+    const counts = await loading;
+    expect(counts).toEqual([
+      { instances: 4000, validationRows: 4000, seriesIssues: 1 },
+      { instances: 4000, validationRows: 4000, seriesIssues: 1 },
+    ]);
+    await withCatalog(opts, async (db) => {
+      expect(await count(db, 'dicom_metadata')).toBe(8000);
+      for (const r of runs) {
+        const series = r.instances[0].fields.seriesInstanceUid;
+        const own = await db('dicom_metadata').where({ run_id: r.runId }).select('sop_instance_uid').orderBy('sop_instance_uid');
+        expect(own.map((row) => row.sop_instance_uid)).toEqual(r.instances.map((i) => i.fields.sopInstanceUid).sort());
+        expect(own.every((row) => row.sop_instance_uid.startsWith(`${series}.`))).toBe(true);
+        const validation = await db('validation_results').where({ run_id: r.runId }).select('path');
+        expect(validation).toHaveLength(4000);
+        expect(validation.every((row) => row.path.startsWith(`${r.runId}/`))).toBe(true);
+        expect(await db('series_issues').where({ run_id: r.runId }).select('message')).toEqual([{ message: `gap in ${r.runId}` }]);
+        expect(await db('runs').where({ run_id: r.runId }).first()).toMatchObject({ source: `${r.runId}.zip`, instances: 4000, validation_rows: 4000, series_issues: 1 });
+      }
     });
   });
 

@@ -192,6 +192,25 @@ test('a zip bomb stops at maxUncompressedBytes, counted on the bytes actually in
   expect(fs.existsSync(extracted('z3.dcm'))).toBe(false);
 });
 
+test("a zip bomb found in a nested zip, after entries were written, leaves none of the run's partial extraction", async () => {
+  const inner = await buildZip([
+    { name: 'z1.dcm', data: Buffer.alloc(1024 * 1024) },
+    { name: 'z2.dcm', data: Buffer.alloc(1024 * 1024) },
+  ]);
+  // The outer zip declares little (the nested zip is small); the nested one's entries declare past the limit.
+  fs.writeFileSync(zipPath, await buildZip([{ name: 'first.dcm', data: Buffer.alloc(64 * 1024, 7) }, { name: 'inner.zip', data: inner }]));
+  const limit = 1.5 * 1024 * 1024;
+  // The shared layout (no run key) keeps what was written: that is the partial output a run must not leave.
+  const shared = await extractSource({ source: zipPath, outDir, batchSize: 10, maxUncompressedBytes: limit }).catch((e) => e);
+  expect(shared).toMatchObject({ type: 'ZipTooLarge', retryable: false });
+  expect(fs.existsSync(extracted('first.dcm'))).toBe(true);
+
+  const ws = workspace(outDir, 'bomb-run');
+  const failure = await extractSource({ source: zipPath, outDir, runKey: 'bomb-run', batchSize: 10, maxUncompressedBytes: limit }).catch((e) => e);
+  expect(failure).toMatchObject({ type: 'ZipTooLarge', retryable: false });
+  expect(listFiles(ws.workDir)).toEqual([]); // no extracted entries, no manifest, no temp files
+});
+
 test('a second entry with the same name gets its own file; the first keeps its bytes', async () => {
   const { records } = await run(await buildZip([
     { name: 'a.dcm', data: 'first' },

@@ -48,7 +48,8 @@ test('ingestDataset over a broken synthetic zip gives exactly the contract', asy
     activities,
     interceptors: { activity: [activityLog] },
   });
-  const workflowId = 'ingest-broken-zip-work-sized';
+  // Recorded as a replay fixture; the histories of earlier versions (ingest-broken-zip*.json) stay committed.
+  const workflowId = 'ingest-broken-zip-per-run';
   const summary = await worker.runUntil(
     env.client.workflow.execute(ingestDataset, {
       taskQueue,
@@ -88,18 +89,24 @@ test('ingestDataset over a broken synthetic zip gives exactly the contract', asy
   expect(listFiles(parent).filter((f) => !f.startsWith(`out${path.sep}`))).toEqual([path.join('source', 'broken.zip')]);
   expect(fs.existsSync('/etc/evil.dcm')).toBe(false);
   for (const f of ['validation.csv', 'metadata.csv', 'report.html', 'slice-thickness.png', 'slices-per-series.png']) {
-    expect(fs.existsSync(path.join(outDir, 'reports', f))).toBe(true);
+    expect(fs.existsSync(path.join(outDir, 'reports', 'runs', 'wf-test-run', f))).toBe(true); // the run's own
+    expect(fs.readFileSync(path.join(outDir, 'reports', f))).toEqual(fs.readFileSync(path.join(outDir, 'reports', 'runs', 'wf-test-run', f))); // the latest
   }
+  expect(summary.outputs.reports[0]).toBe(path.join(outDir, 'reports', 'runs', 'wf-test-run', 'validation.csv'));
+  // The run completed: its scratch (manifests, batch results, extracted entries) is gone, the tree stays.
+  expect(fs.existsSync(path.join(outDir, 'work'))).toBe(false);
+  expect(listFiles(path.join(outDir, 'organized'))).toHaveLength(manifest.instances.length);
 
   // The structured log has every stage's start and finish, with counts.
   const log = fs.readFileSync(path.join(outDir, 'logs', 'dicomflow.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  for (const stage of ['extract', 'validateBatch', 'collectMetadata', 'organize', 'loadDatabase', 'writeReport']) {
+  for (const stage of ['extract', 'validateBatch', 'collectMetadata', 'organize', 'loadDatabase', 'writeReport', 'cleanScratch']) {
     expect(log.some((e) => e.stage === stage && e.msg === 'finished')).toBe(true);
   }
   expect(log.find((e) => e.stage === 'organize' && e.msg === 'finished').result).toMatchObject({ duplicates: 1, conflicts: 1 });
 
-  // The batches ran in the parent (few of them): one history. Those of the version before work-sized batches
-  // (ingest-broken-zip*.json, with validate and metadata children) stay committed and replayed.
+  // The batches ran in the parent (few of them): one history. Those of the versions before work-sized batches
+  // (ingest-broken-zip.json, with validate and metadata children) and before per-run scratch
+  // (ingest-broken-zip-work-sized.json) stay committed and replayed.
   if (process.env.DICOMFLOW_RECORD_HISTORIES) recordHistories([workflowId]);
 });
 
@@ -118,7 +125,7 @@ test('the validate stage moves to a child that continues as new when its history
   const outDir = path.join(parent, 'out-can');
   const taskQueue = 'wf-can';
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
-  const workflowId = 'ingest-continue-as-new';
+  const workflowId = 'ingest-continue-as-new-per-run'; // ingest-continue-as-new.json: before per-run scratch
   const summary = await worker.runUntil(
     env.client.workflow.execute(ingestDataset, {
       taskQueue,

@@ -26,6 +26,30 @@ test('at least one committed history has encrypted payloads', () => {
   expect(encrypted.length).toBeGreaterThanOrEqual(1);
 });
 
+/** The patch ids a history's workflow code took (its core_patch markers). */
+function patchesOf(file: string): string[] {
+  const history = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as {
+    events: { markerRecordedEventAttributes?: { markerName: string; details: Record<string, { payloads: { data: string }[] }> } }[];
+  };
+  return history.events.flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_patch') return [];
+    return Object.values(marker.details).flatMap((d) => d.payloads.flatMap((p) => {
+      try {
+        return [(JSON.parse(Buffer.from(p.data, 'base64').toString('utf8')) as { id: string }).id];
+      } catch {
+        return []; // an encrypted marker payload
+      }
+    }));
+  });
+}
+
+test('histories of runs before and after per-run scratch are both committed', () => {
+  const marked = files.filter((f) => patchesOf(f).includes('per-run-scratch'));
+  expect(marked.length).toBeGreaterThanOrEqual(1);
+  expect(files.length - marked.length).toBeGreaterThanOrEqual(3);
+});
+
 test.each(files)('replays %s', async (file) => {
   const history = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
   const keys = fs.existsSync(keyOf(file)) ? parseCodecKeys(fs.readFileSync(keyOf(file), 'utf8'), keyOf(file)) : [];
