@@ -159,6 +159,8 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
     const summary = worker ? await worker.runUntil(result) : await result;
     process.removeListener('SIGINT', onSigint);
     print(summaryText(summary, { workflowId, uiUrl, namespace }));
+    // The in-process worker deletes the run's scratch after the run: done before the command exits.
+    if (worker) await (await import('../io/scratch')).scratchRemovalsDone();
     if (!external) print(`  The local Temporal server keeps running for the Web UI; stop it with: dicomflow server stop --out ${outDir}`);
     return 0;
   } catch (err) {

@@ -9,6 +9,7 @@ import * as path from 'path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { cleanScratch } from '../../src/activities/cleanup';
 import { placeFile } from '../../src/organize/place';
+import { scratchRemovalsDone } from '../../src/io/scratch';
 import { workspace } from '../../src/workspace';
 import { scratchKey, SCRATCH_KEY_PATTERN } from '../../src/contract';
 
@@ -37,7 +38,9 @@ test("removes the run's own scratch only, keeps the tree, and is a no-op when ru
   expect(placeFile(entry, placed)).toBe('linked');
 
   expect(await new MockActivityEnvironment().run(cleanScratch, { outDir, runKey: 'run-a' })).toEqual({ removed: 1 });
-  expect(fs.existsSync(workspace(outDir, 'run-a').workDir)).toBe(false);
+  expect(fs.existsSync(workspace(outDir, 'run-a').workDir)).toBe(false); // at once: moved to DIR/work/trash
+  await scratchRemovalsDone(); // deleted in the background
+  expect(fs.existsSync(path.join(outDir, 'work', 'trash'))).toBe(false);
   expect(fs.readFileSync(placed, 'utf8')).toBe('bytes of run-a'); // the tree's link keeps the bytes
   expect(fs.readdirSync(path.join(outDir, 'work', 'runs'))).toEqual(['run-b']);
 
@@ -46,8 +49,20 @@ test("removes the run's own scratch only, keeps the tree, and is a no-op when ru
 
   // The last run's cleanup leaves no DIR/work at all.
   expect(await new MockActivityEnvironment().run(cleanScratch, { outDir, runKey: 'run-b' })).toEqual({ removed: 1 });
+  await scratchRemovalsDone();
   expect(fs.existsSync(path.join(outDir, 'work'))).toBe(false);
   expect(fs.readdirSync(outDir).sort()).toEqual(['logs', 'organized']);
+});
+
+test('trash a process left behind (it exited before deleting) goes with the next removal', async () => {
+  const outDir = path.join(tmp, 'out');
+  scratch(outDir, 'run-a');
+  const left = path.join(outDir, 'work', 'trash', 'run-old.1.2.0');
+  fs.mkdirSync(path.join(left, 'extracted'), { recursive: true });
+  fs.writeFileSync(path.join(left, 'extracted', '1.dcm'), 'x');
+  expect(await new MockActivityEnvironment().run(cleanScratch, { outDir, runKey: 'run-a' })).toEqual({ removed: 1 });
+  await scratchRemovalsDone();
+  expect(fs.existsSync(path.join(outDir, 'work'))).toBe(false);
 });
 
 test('a key that is not one folder name is refused', async () => {
