@@ -49,7 +49,7 @@ test('ingestDataset over a broken synthetic zip gives exactly the contract', asy
     interceptors: { activity: [activityLog] },
   });
   // Recorded as a replay fixture; the histories of earlier versions (ingest-broken-zip*.json) stay committed.
-  const workflowId = 'ingest-broken-zip-per-run';
+  const workflowId = 'ingest-broken-zip-load-beside-report'; // *-per-run.json: before load-beside-report
   const summary = await worker.runUntil(
     env.client.workflow.execute(ingestDataset, {
       taskQueue,
@@ -125,7 +125,7 @@ test('the validate stage moves to a child that continues as new when its history
   const outDir = path.join(parent, 'out-can');
   const taskQueue = 'wf-can';
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
-  const workflowId = 'ingest-continue-as-new-per-run'; // ingest-continue-as-new.json: before per-run scratch
+  const workflowId = 'ingest-continue-as-new-load-beside-report'; // ingest-continue-as-new{,-per-run}.json: earlier versions
   const summary = await worker.runUntil(
     env.client.workflow.execute(ingestDataset, {
       taskQueue,
