@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { catalogTarget, describeDb, openCatalog } from '../db/catalog';
 import { loadCatalog, type LoadCursor } from '../db/load';
 import { workspace } from '../workspace';
+import { withPath } from '../io/errors';
 import { heartbeat } from './heartbeat';
 
 export interface LoadInput {
@@ -61,6 +62,9 @@ export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
   }
 }
 
+/** Network and server-state codes of a database that is down, restarting or not reachable. */
+const UNREACHABLE = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|57P0[1-3]|08[0-9A-Z]{3})$/;
+
 /** PostgreSQL errors no retry can fix: on opening, bad password, unknown role or missing database. */
 const PERMANENT_PG_OPEN = new Set(['28P01', '28000', '3D000']);
 /** While loading: the database refuses the data itself (PostgreSQL classes 22 and 23, SQLite constraints). */
@@ -80,6 +84,13 @@ function asFailure(err: unknown, input: LoadInput, stage: 'open' | 'load'): unkn
   }
   const code = String((err as { code?: unknown })?.code ?? '');
   const message = (err as Error)?.message ?? String(err);
+  // A full or read-only disk under the SQLite file: named with its path (the worker's interceptor reports it).
+  const target = catalogTarget(input);
+  if (target.dialect === 'sqlite' && /^SQLITE_(FULL|READONLY|CANTOPEN|IOERR)/.test(code)) return withPath(err, target.file);
+  // The database cannot be reached: retried (for about half an hour), the cause on the progress line.
+  if (UNREACHABLE.test(code) || /Connection terminated|Timeout acquiring a connection/i.test(message)) {
+    return ApplicationFailure.retryable(`database unreachable: ${code || message} (${where})`, 'CatalogUnreachable');
+  }
   if (stage === 'open' && PERMANENT_PG_OPEN.has(code)) {
     return ApplicationFailure.nonRetryable(`cannot open the catalog ${where}: ${message}`, 'CatalogUnavailable');
   }

@@ -48,7 +48,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function answers(address: string, timeoutMs: number): Promise<boolean> {
+/** Whether a Temporal server answers at `address` within `timeoutMs` (retried until then). */
+export async function answers(address: string, timeoutMs: number): Promise<boolean> {
   const { Connection } = await import('@temporalio/client'); // loaded only when there is a server to ask
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
