@@ -33,6 +33,14 @@ export interface Element {
 
 /** Values longer than this (other than sequences) are not read: a BulkDataURI names them (PS3.18 F.2.7). */
 export const BULK_LIMIT = 64 * 1024;
+/**
+ * A header of many values each under BULK_LIMIT is bounded too: once this much of it is held, values over
+ * SMALL_VALUE bytes are skipped like big ones; and a header whose held part passes HEADER_LIMIT (no real one comes
+ * near) is not read further: a PARSE_ERROR.
+ */
+export const HEADER_BUDGET = 8 * 1024 * 1024;
+const SMALL_VALUE = 256;
+export const HEADER_LIMIT = 64 * 1024 * 1024;
 
 /**
  * A value over BULK_LIMIT, at `at` in the stream held, that is not held whole: the reader leaves its `length` bytes
@@ -180,6 +188,7 @@ export function parseDataSet(c: Ctx, pos: number, end: number, depth: number, de
       if (end >= c.size) throw new ParseFailure('TRUNCATED', `element header at offset ${pos} is cut by the end of the file (${c.size - pos} bytes left)`);
       throw new ParseFailure('PARSE_ERROR', `element header at offset ${pos} runs past the end of its item (offset ${end})`);
     }
+    if (headerEnd > HEADER_LIMIT) throw new ParseFailure('PARSE_ERROR', `the header runs past ${HEADER_LIMIT / 2 ** 20} MiB of values before Pixel Data (offset ${pos}): not read further`);
     need(c, headerEnd);
     const tag = tagAt(c, pos);
     const group = tag >>> 16;
@@ -245,7 +254,7 @@ export function parseDataSet(c: Ctx, pos: number, end: number, depth: number, de
       if (vr === 'SQ' || (vr === 'UN' && !c.explicitVr && looksLikeSequence(c, valueOffset, length))) {
         el.vr = 'SQ';
         el.items = parseSequence(c, valueOffset, valueEnd, depth, false).items;
-      } else if (length > BULK_LIMIT) {
+      } else if (length > BULK_LIMIT || (length > SMALL_VALUE && valueOffset > HEADER_BUDGET)) {
         // Too big to read: a BulkDataURI. Left out of the stream unless it is already held whole.
         el.bulk = true;
         if (valueEnd > c.buf.length && !(c.holes && isHole(c.holes, valueOffset))) throw new SkipValue(valueOffset, length);

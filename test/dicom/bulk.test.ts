@@ -82,3 +82,23 @@ test('a 1 GiB header element is skipped without reading it (a sparse file: readi
   expect(bulkOf(meta, '00420011')).toEqual({ offset: before.length, length: size });
   expect(bulkOf(meta, '7FE00010').offset).toBe(before.length + size + 12);
 });
+
+test('a header of many values under the limit is bounded too: past the header budget, values over 256 bytes become BulkDataURIs', async () => {
+  const text = 'z'.repeat(60_000);
+  const items = Array.from({ length: 300 }, () => [{ tag: 0x0040a160, vr: 'UT', value: text }]); // 18 MB of text
+  const bytes = dicomFile(ctElements({}, [{ tag: 0x0040a730, vr: 'SQ', items }]));
+  const file = join(dir, 'many-values.dcm');
+  writeFileSync(file, bytes);
+  const r = await readDicomFile(file, { withMeta: true });
+  expect(r).toMatchObject({ status: 'valid', code: 'OK' });
+  const read = (r.meta!['0040A730'].Value as Record<string, { Value?: string[]; BulkDataURI?: string }>[]).map((item) => item['0040A160']);
+  const decoded = read.filter((e) => e.Value).length;
+  expect(decoded).toBeGreaterThan(100); // the first 8 MiB or so are read as usual
+  expect(decoded).toBeLessThan(160);
+  for (const e of read.slice(decoded)) {
+    const { offset, length } = bulkOf({ '0040A160': e }, '0040A160');
+    expect(length).toBe(60_000);
+    expect(bytes.subarray(offset, offset + length).toString('latin1')).toBe(text);
+  }
+  expect(JSON.stringify(r.meta).length).toBeLessThan(10 * 2 ** 20);
+});
