@@ -14,7 +14,7 @@ import type { IngestInput, IngestSummary, Progress } from '../workflows/types';
 import type { ingestDataset } from '../workflows';
 import { workspace } from '../workspace';
 import { logEvent } from '../log';
-import { checkUrlReachable, resolveSource, workflowIdFor } from './source';
+import { checkUrlReachable, resolveSource, UsageError, workflowIdFor } from './source';
 import { ProgressMeter, summaryText } from './progress';
 import { liveActivities, takeOverOrphans } from './live';
 
@@ -182,6 +182,7 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
       return 1;
     };
     if (err instanceof WorkflowFailedError) return failed(err.cause?.message ?? err.message);
+    if (err instanceof UsageError) throw err; // an unusable source: said as it is
     // The server could not say how the run ended (a full disk stops it writing its history too, or it is gone):
     // what this process's worker saw, or what the server's state says.
     const fault = workerCode?.lastDiskFault();
