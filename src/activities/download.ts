@@ -4,10 +4,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Context } from '@temporalio/activity';
 import { downloadFile, sha256File } from '../io/download';
 import { looksLikeZip } from '../io/zip-signature';
 import { workspace } from '../workspace';
+import { heartbeat } from './heartbeat';
 import { toApplicationFailure } from './io-failures';
 
 export interface DownloadInput {
@@ -30,29 +30,22 @@ export interface DownloadProgress {
   total: number | null;
 }
 
-const HEARTBEAT_EVERY_MS = 1000;
-
 export async function download(input: DownloadInput): Promise<DownloadResult> {
-  const ctx = Context.current();
+  const hb = heartbeat<DownloadProgress>();
   const zipPath = path.join(workspace(input.outDir, input.runKey).downloadDir, 'source.zip');
-  let lastBeat = 0;
-  const onProgress = (bytes: number, total: number | null) => {
-    if (Date.now() - lastBeat < HEARTBEAT_EVERY_MS) return;
-    lastBeat = Date.now();
-    ctx.heartbeat({ bytes, total } satisfies DownloadProgress);
-  };
+  const onProgress = (bytes: number, total: number | null) => hb.beat({ bytes, total });
   const done = await alreadyDownloaded(zipPath, input.sha256, onProgress);
   if (done) return done;
 
-  const resumed = ctx.info.heartbeatDetails as DownloadProgress | undefined;
+  const resumed = hb.resumed;
   try {
     const outcome = await downloadFile(input.url, zipPath, {
       sha256: input.sha256,
       resumeFrom: typeof resumed?.bytes === 'number' ? resumed.bytes : undefined,
-      signal: ctx.cancellationSignal,
+      signal: hb.signal,
       onProgress,
     });
-    ctx.heartbeat({ bytes: outcome.bytes, total: outcome.bytes } satisfies DownloadProgress);
+    hb.beat({ bytes: outcome.bytes, total: outcome.bytes }, true);
     return { zipPath, bytes: outcome.bytes, sha256: outcome.sha256 };
   } catch (err) {
     throw toApplicationFailure(err);

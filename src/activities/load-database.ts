@@ -10,6 +10,7 @@ import { catalogTarget, describeDb, openCatalog } from '../db/catalog';
 import { DB_URL_ENV, hasPassword } from '../db/credentials';
 import { loadCatalog, type LoadCursor } from '../db/load';
 import { workspace } from '../workspace';
+import { withPath } from '../io/errors';
 import { heartbeat } from './heartbeat';
 
 export interface LoadInput {
@@ -89,6 +90,8 @@ function resumedCursor(details: LoadHeartbeat | undefined): Partial<LoadCursor> 
   for (const key of ['instances', 'outcomes', 'seriesIssues'] as const) if (typeof details[key] === 'number') cursor[key] = details[key];
   return cursor;
 }
+/** Network and server-state codes of a database that is down, restarting or not reachable. */
+const UNREACHABLE = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|57P0[1-3]|08[0-9A-Z]{3})$/;
 
 /** PostgreSQL errors no retry can fix: on opening, bad password, unknown role or missing database. */
 const PERMANENT_PG_OPEN = new Set(['28P01', '28000', '3D000']);
@@ -116,6 +119,12 @@ function asFailure(err: unknown, input: LoadInput, stage: 'open' | 'load'): unkn
         `start it with ${DB_URL_ENV}=<the full URL, password included> (or PGPASSWORD, or ~/.pgpass)`,
       'CatalogPasswordMissing',
     );
+  }
+  // A full or read-only disk under the SQLite file: named with its path (the worker's interceptor reports it).
+  if (target.dialect === 'sqlite' && /^SQLITE_(FULL|READONLY|CANTOPEN|IOERR)/.test(code)) return withPath(err, target.file);
+  // The database cannot be reached: retried (for about half an hour), the cause on the progress line.
+  if (UNREACHABLE.test(code) || /Connection terminated|Timeout acquiring a connection/i.test(message)) {
+    return ApplicationFailure.retryable(`database unreachable: ${code || message} (${where})`, 'CatalogUnreachable');
   }
   if (stage === 'open' && PERMANENT_PG_OPEN.has(code)) {
     return ApplicationFailure.nonRetryable(`cannot open the catalog ${where}: ${message}`, 'CatalogUnavailable');

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { heartbeat } from '@temporalio/activity';
+import { heartbeat } from './heartbeat';
 import { workspace } from '../workspace';
 import { readRecordsWithMeta, type InstanceRecord, type OutcomeRecord, type SeriesIssueRecord } from '../records';
 import { logEvent } from '../log';
@@ -55,8 +55,6 @@ export const METADATA_COLUMNS = [
 ] as const;
 
 const STAGE = 'report';
-/** Heartbeat every this many records, so a long report is not mistaken for a dead worker. */
-const HEARTBEAT_EVERY = 10_000;
 /** Series thumbnails shown in report.html at most. */
 export const MAX_THUMBNAILS = 50;
 
@@ -65,6 +63,9 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
   fs.mkdirSync(ws.reportsDir, { recursive: true });
   const file = (name: string) => path.join(ws.reportsDir, name);
   const stats = new ReportStats();
+  // Progress heartbeats (throttled by the shared helper; a no-op when called directly from tests or the CLI).
+  const hb = heartbeat<Record<string, number>>();
+  const beat = (count: number, what: string) => hb.beat({ [what]: count });
 
   // Without outcomes there is nothing honest to report: that is a bug upstream, not a data problem.
   if (!fs.existsSync(ws.outcomes)) throw new Error(`report: the outcomes file is missing: ${ws.outcomes}`);
@@ -214,12 +215,3 @@ function writeFileAtomic(file: string, data: string | Buffer): void {
   fs.renameSync(tmp, file);
 }
 
-/** Heartbeats inside a Temporal activity; a no-op when called directly (tests, CLI). */
-function beat(count: number, what: string): void {
-  if (count % HEARTBEAT_EVERY !== 0) return;
-  try {
-    heartbeat({ [what]: count });
-  } catch {
-    /* not running as an activity */
-  }
-}

@@ -8,16 +8,17 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import { launchDevServer, stopDevServer } from '../temporal/dev-server';
+import { answers, launchDevServer, stopDevServer } from '../temporal/dev-server';
 import { loadCodec } from '../temporal/codec';
 import { redactDbUrl, rememberDbUrl } from '../db/credentials';
 import { DEFAULT_TASK_QUEUE, INGEST_WORKFLOW, PROGRESS_QUERY, scratchKey } from '../contract';
 import type { IngestInput, IngestSummary, Progress } from '../workflows/types';
 import type { ingestDataset } from '../workflows';
 import { workspace } from '../workspace';
-import { checkUrlReachable, resolveSource, workflowIdFor } from './source';
+import { logEvent } from '../log';
+import { checkUrlReachable, resolveSource, UsageError, workflowIdFor } from './source';
 import { ProgressMeter, summaryText } from './progress';
-import { liveActivities } from './live';
+import { liveActivities, takeOverOrphans } from './live';
 
 export interface IngestOptions {
   source: string;
@@ -40,11 +41,20 @@ const print = (line: string) => process.stdout.write(line + '\n');
 async function loadWorkerCode(outDir: string) {
   const { DefaultLogger, NativeConnection, Runtime } = await import('@temporalio/worker');
   const { createWorker } = await import('../worker');
-  // Worker warnings go to DIR/logs, not over the progress line.
+  const { lastDiskFault } = await import('../activities/io-failures');
+  // Worker warnings, the Rust core's included (a lost server makes it warn on every poll), go to DIR/logs/worker.log,
+  // not over the progress line. Logging never fails the run (a full disk).
   const workerLog = path.join(workspace(outDir).logsDir, 'worker.log');
   fs.mkdirSync(path.dirname(workerLog), { recursive: true });
-  Runtime.install({ logger: new DefaultLogger('WARN', (e) => fs.appendFileSync(workerLog, `${new Date().toISOString()} ${e.level} ${e.message} ${JSON.stringify(e.meta ?? {})}\n`)) });
-  return { NativeConnection, createWorker };
+  const logger = new DefaultLogger('WARN', (e) => {
+    try {
+      fs.appendFileSync(workerLog, `${new Date().toISOString()} ${e.level} ${e.message} ${JSON.stringify(e.meta ?? {})}\n`);
+    } catch {
+      /* nowhere to write: drop it */
+    }
+  });
+  Runtime.install({ logger, telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } } } });
+  return { NativeConnection, createWorker, lastDiskFault };
 }
 
 /** Returns the exit code. Throws UsageError for an unusable source. */
@@ -146,6 +156,12 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
       }
     } else {
       print(`Resuming the unfinished run ${workflowId}`);
+      // The run's workflow tasks may be bound to the worker of a killed command (its sticky queue): send them to the
+      // task queue, where this command's worker (or any other) picks them up at once.
+      await client.workflowService.resetStickyTaskQueue({ namespace, execution: { workflowId } }).catch(() => undefined);
+      // Activities a killed command's worker was running are retried now, not after their heartbeat timeout.
+      const taken = await takeOverOrphans(client, namespace, workflowId);
+      if (taken > 0) print(`  took over ${taken} activit${taken === 1 ? 'y' : 'ies'} of a worker that is gone`);
     }
 
     worker = await creating;
@@ -155,8 +171,17 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
     };
     process.once('SIGINT', onSigint);
 
-    const result = watch(handle.workflowId, client, handle.result() as Promise<IngestSummary>);
-    const summary = worker ? await worker.runUntil(result) : await result;
+    const result = watch(handle.workflowId, client, handle.result() as Promise<IngestSummary>, address, workerCode?.lastDiskFault);
+    let summary: IngestSummary;
+    if (worker) {
+      // The worker stops gracefully once the run ends; a run that cannot be watched (the server gone) ends the
+      // command at once, without waiting for a worker that cannot reach its server to shut down.
+      const running = worker.runUntil(result);
+      running.catch(() => undefined);
+      summary = await Promise.race([running, result.then(() => running)]);
+    } else {
+      summary = await result;
+    }
     process.removeListener('SIGINT', onSigint);
     print(summaryText(summary, { workflowId, uiUrl, namespace }));
     // The in-process worker deletes the run's scratch after the run: done before the command exits.
@@ -164,14 +189,30 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
     if (!external) print(`  The local Temporal server keeps running for the Web UI; stop it with: dicomflow server stop --out ${outDir}`);
     return 0;
   } catch (err) {
-    if (err instanceof WorkflowFailedError) {
-      const cause = err.cause?.message ?? err.message;
+    const failed = (cause: string) => {
       process.stderr.write(`\ndicomflow: run ${workflowId} failed: ${cause}\n`);
       process.stderr.write(`  fix the cause and run the same command again: finished stages are not redone${uiUrl ? `; details: ${uiUrl}/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}` : ''}\n`);
       return 1;
+    };
+    if (err instanceof WorkflowFailedError) return failed(err.cause?.message ?? err.message);
+    if (err instanceof UsageError) throw err; // an unusable source: said as it is
+    // The server could not say how the run ended (a full disk stops it writing its history too, or it is gone):
+    // what this process's worker saw, or what the server's state says.
+    const fault = workerCode?.lastDiskFault();
+    if (fault) return failed(`stage ${fault.stage} failed: ${fault.message}`);
+    if (err instanceof ServerGone || !(await answers(address, 3000))) {
+      process.stderr.write(
+        `\ndicomflow: the Temporal server at ${address} is gone; run ${workflowId} stays where it stopped: run the same command again to resume it` +
+          `${external ? ' once the server is back' : ' (it starts the local server again)'}\n`,
+      );
+      return 2;
     }
+    const full = diskFull(outDir);
+    if (full) return failed(full);
     throw err;
   } finally {
+    // The peak memory of this process (its in-process worker and thread pools included), for the log.
+    logEvent(outDir, 'info', 'ingest', 'command ended', { workflowId, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) });
     await creating?.catch(() => undefined);
     await nativeConnection?.close().catch(() => undefined);
     await connection.close();
@@ -200,8 +241,33 @@ function claimScratch(outDir: string, runId: string, source: string): void {
   fs.writeFileSync(ownerFile, JSON.stringify({ runId, source: what }));
 }
 
-/** Prints progress from the workflow's query and its pending activities (rate, time left, retries) until `result` settles. */
-async function watch<T>(workflowId: string, client: Client, result: Promise<T>): Promise<T> {
+/** The Temporal server stopped answering while the run was watched. */
+class ServerGone extends Error {}
+
+/** How long the server may not answer the progress query before the command checks whether it is gone. */
+const SILENT_SERVER_MS = 5000;
+/**
+ * How long the run may go on after this process's worker met a full disk: the server keeps its history on DIR's disk
+ * too and may be unable to record the failure, so the command stops waiting and says what the worker saw.
+ */
+const AFTER_DISK_FAULT_MS = 15_000;
+
+/** "no space left ..." when the file system of DIR has (next to) nothing free; undefined otherwise or unknown. */
+function diskFull(outDir: string): string | undefined {
+  try {
+    const s = fs.statfsSync(outDir);
+    if (s.bavail * s.bsize >= 1024 * 1024) return undefined;
+    return `no space left on the device (ENOSPC) at ${outDir}; free space there (or use --out on a larger disk)`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Prints progress from the workflow's query and its pending activities (rate, time left, retries) until `result`
+ * settles. Rejects with ServerGone when the server at `address` stops answering (its history cannot be read then).
+ */
+async function watch<T>(workflowId: string, client: Client, result: Promise<T>, address: string, diskFault?: () => unknown): Promise<T> {
   const tty = process.stdout.isTTY;
   const meter = new ProgressMeter();
   let last = '';
@@ -212,10 +278,12 @@ async function watch<T>(workflowId: string, client: Client, result: Promise<T>):
     () => undefined,
   );
   result.finally(() => (settled = true)).catch(() => undefined);
+  let answeredAt = Date.now();
   const poll = async () => {
     while (!settled) {
       try {
         const [progress, live] = await Promise.all([client.workflow.getHandle(workflowId).query<Progress>(PROGRESS_QUERY), liveActivities(client, workflowId)]);
+        answeredAt = Date.now();
         const line = meter.line(progress, live);
         if (tty) process.stdout.write(`\r\x1b[2K${line}`);
         else if (line !== last && (Date.now() - lastPrinted > 2000 || line.split(']')[0] !== last.split(']')[0])) {
@@ -231,6 +299,20 @@ async function watch<T>(workflowId: string, client: Client, result: Promise<T>):
     }
     if (tty) process.stdout.write('\n');
   };
-  const [value] = await Promise.all([result, poll()]);
+  // Every second, whether the server still answers once the query has been silent for a while.
+  let faultSeenAt: number | undefined;
+  const liveness = async () => {
+    while (!settled) {
+      await Promise.race([new Promise((r) => setTimeout(r, 1000)), done]);
+      if (!settled && diskFault?.()) {
+        faultSeenAt ??= Date.now();
+        if (Date.now() - faultSeenAt > AFTER_DISK_FAULT_MS) throw new Error('the run did not end after a disk fault');
+      }
+      if (settled || Date.now() - answeredAt <= SILENT_SERVER_MS) continue;
+      if (!(await answers(address, 2000))) throw new ServerGone(`the Temporal server at ${address} is gone`);
+      answeredAt = Date.now(); // it answers: the query waits for a worker, not for the server
+    }
+  };
+  const [value] = await Promise.all([result, poll(), liveness()]);
   return value;
 }

@@ -3,6 +3,7 @@
  * child, when there is one), with their heartbeat details, attempt, last failure and next retry. Read with
  * DescribeWorkflowExecution, so a retry shows on the progress line as it happens.
  */
+import { hostname } from 'os';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 
@@ -65,4 +66,46 @@ export async function liveActivities(client: Client, workflowId: string): Promis
     /* not started yet, or the server is busy: no live details this time */
   }
   return out;
+}
+
+/** The worker identity Temporal's TypeScript SDK gives a worker by default: `<pid>@<host>`. */
+function deadLocalWorker(identity: string, host: string): boolean {
+  const m = /^(\d+)@(.+)$/.exec(identity);
+  if (!m || m[2] !== host) return false;
+  try {
+    process.kill(Number(m[1]), 0);
+    return false; // alive (or a process we may not signal): not ours to judge
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Takes over the activities of the run (and of its validate child) that a worker of this host which no longer
+ * exists was running (a killed `dicomflow ingest`): each such attempt is failed at once, with its heartbeat details
+ * kept, so Temporal retries it now (from its heartbeated cursor) instead of after its heartbeat timeout.
+ * Returns how many were taken over; never throws.
+ */
+export async function takeOverOrphans(client: Client, namespace: string, workflowId: string, host = hostname()): Promise<number> {
+  let taken = 0;
+  const visit = async (id: string, depth: number): Promise<void> => {
+    const { raw } = await client.workflow.getHandle(id).describe();
+    for (const a of raw.pendingActivities ?? []) {
+      if (a.state !== 2 /* STARTED */ || !a.activityId || !deadLocalWorker(a.lastWorkerIdentity ?? '', host)) continue;
+      await client.workflowService
+        .respondActivityTaskFailedById({
+          namespace,
+          workflowId: id,
+          activityId: a.activityId,
+          identity: `${process.pid}@${host}`,
+          failure: { message: `its worker ${a.lastWorkerIdentity} is gone (the process ended); taken over by a new command`, applicationFailureInfo: { type: 'WorkerGone' } },
+          lastHeartbeatDetails: a.heartbeatDetails ?? undefined,
+        })
+        .then(() => taken++)
+        .catch(() => undefined); // finished or timed out meanwhile
+    }
+    if (depth === 0) for (const child of raw.pendingChildren ?? []) if (child.workflowId) await visit(child.workflowId, 1);
+  };
+  await visit(workflowId, 0).catch(() => undefined);
+  return taken;
 }

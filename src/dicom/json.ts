@@ -2,7 +2,8 @@
  * Element values → the DICOM JSON model (PS3.18 Annex F). Text VRs are decoded per the Specific
  * Character Set in force (a sequence item may carry its own); numbers become JSON numbers;
  * binary values up to INLINE_LIMIT bytes are inlined as base64, larger ones get a BulkDataURI
- * `bulk:<tag>?offset=N&length=M` (offset in the file, or in the inflated data set when deflated).
+ * `bulk:<tag>?offset=N&length=M` (offset in the file, or in the inflated data set when deflated); so does any value
+ * over parse.ts's BULK_LIMIT (64 KiB), whatever its VR: the reader skips those without reading them.
  */
 import { decodeTextAt, latin1At, parseCharset } from './charset';
 import { tagKey } from './dictionary';
@@ -70,7 +71,7 @@ export function elementsToJson(elements: Element[], ctx: JsonContext, inheritedC
 function addElements(elements: Element[], r: Reader, inheritedCharset: string, out: DicomJson): DicomJson {
   let charset = inheritedCharset;
   for (const el of elements) {
-    if (el.tag === 0x00080005 && el.length > 0) {
+    if (el.tag === 0x00080005 && el.length > 0 && !el.bulk) {
       const raw = latin1At(r.buf, el.valueOffset, el.valueOffset + el.length).replace(/[\s\0]+$/, '');
       const parsed = charsetOf(raw);
       if (parsed.error) r.warn(parsed.error);
@@ -98,8 +99,10 @@ function elementToJson(el: Element, r: Reader, charset: string, key: string): Di
   }
   if (PIXEL_DATA_TAGS.has(el.tag) || el.length < 0) {
     const length = el.length >= 0 ? `&length=${el.length}` : '';
-    return { vr: el.vr === 'UN' ? 'OW' : el.vr, BulkDataURI: `bulk:${key}?offset=${el.valueOffset}${length}` };
+    return { vr: el.vr === 'UN' ? 'OW' : el.vr, BulkDataURI: `bulk:${key}?offset=${el.fileOffset ?? el.valueOffset}${length}` };
   }
+  // A value over BULK_LIMIT (any VR, text included) was never read: where it is, not what it says.
+  if (el.bulk) return { vr: el.vr, BulkDataURI: `bulk:${key}?offset=${el.fileOffset ?? el.valueOffset}&length=${el.length}` };
   const vr = el.vr;
   if (el.length === 0) return { vr };
   // The value's bytes, clamped to the buffer as subarray() would.
@@ -109,7 +112,7 @@ function elementToJson(el: Element, r: Reader, charset: string, key: string): Di
   switch (KINDS[vr]) {
     case Kind.Binary: {
       if (el.length <= INLINE_LIMIT) return { vr, InlineBinary: littleEndianBytes(r.buf.subarray(start, end), vr, el.littleEndian).toString('base64') };
-      return { vr, BulkDataURI: `bulk:${key}?offset=${el.valueOffset}&length=${el.length}` };
+      return { vr, BulkDataURI: `bulk:${key}?offset=${el.fileOffset ?? el.valueOffset}&length=${el.length}` };
     }
     case Kind.Number: return numbers(r, start, end, vr, el.littleEndian, key);
     case Kind.AT: {

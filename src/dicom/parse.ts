@@ -25,6 +25,35 @@ export interface Element {
   encapsulated?: boolean;
   /** Byte order of the value (an explicit UN of undefined length switches to implicit VR LE). */
   littleEndian: boolean;
+  /** The value is longer than BULK_LIMIT: never decoded (nor read, unless already held), kept as a BulkDataURI. */
+  bulk?: boolean;
+  /** The value's offset in the file, set when values before it were skipped (the stream has holes). */
+  fileOffset?: number;
+}
+
+/** Values longer than this (other than sequences) are not read: a BulkDataURI names them (PS3.18 F.2.7). */
+export const BULK_LIMIT = 64 * 1024;
+/**
+ * A header of many values each under BULK_LIMIT is bounded too: once this much of it is held, values over
+ * SMALL_VALUE bytes are skipped like big ones; and a header whose held part passes HEADER_LIMIT (no real one comes
+ * near) is not read further: a PARSE_ERROR.
+ */
+export const HEADER_BUDGET = 8 * 1024 * 1024;
+const SMALL_VALUE = 256;
+export const HEADER_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * A value over BULK_LIMIT, at `at` in the stream held, that is not held whole: the reader leaves its `length` bytes
+ * out of the stream (a hole) and reads on after it, so a header never holds a big value in memory.
+ */
+export class SkipValue {
+  constructor(public at: number, public length: number) {}
+}
+
+/** A value left out of the stream: at `at` (in stream offsets) the file had `length` more bytes. */
+export interface Hole {
+  at: number;
+  length: number;
 }
 
 export class ParseFailure {
@@ -70,13 +99,46 @@ export function tagText(tag: number): string {
 interface Ctx extends Syntax {
   buf: Uint8Array;
   dv: DataView;
-  /** Size of the whole stream (the file, or the inflated data set). */
+  /** Size of the whole stream (the file, or the inflated data set), holes left out. */
   size: number;
+  /** Values left out of the stream, in stream order; undefined when none (the usual case). */
+  holes: Hole[] | undefined;
 }
 
-export function makeCtx(buf: Uint8Array, size: number, syntax: Syntax): Ctx {
+export function makeCtx(buf: Uint8Array, size: number, syntax: Syntax, holes?: Hole[]): Ctx {
   // Fields listed (not spread from `syntax`): every context then has the same shape, and no spread per file.
-  return { littleEndian: syntax.littleEndian, explicitVr: syntax.explicitVr, buf, size, dv: new DataView(buf.buffer, buf.byteOffset, buf.byteLength) };
+  return {
+    littleEndian: syntax.littleEndian,
+    explicitVr: syntax.explicitVr,
+    buf,
+    size,
+    dv: new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
+    holes: holes && holes.length > 0 ? holes : undefined,
+  };
+}
+
+/** Where `length` bytes of the file from stream offset `start` end in the stream: holes inside them are left out. */
+function endAfter(holes: Hole[], start: number, length: number): number {
+  let end = start + length;
+  for (const h of holes) {
+    if (h.at < start) continue;
+    if (h.at >= end) break;
+    end -= h.length;
+    if (end < h.at) throw new ParseFailure('PARSE_ERROR', `a value of ${h.length} bytes runs past the end of its item (offset ${end})`);
+  }
+  return end;
+}
+
+/** The file offset of stream offset `pos`. */
+export function fileOffsetOf(holes: Hole[] | undefined, pos: number): number {
+  let offset = pos;
+  if (holes) for (const h of holes) if (h.at < pos) offset += h.length;
+  return offset;
+}
+
+function isHole(holes: Hole[], at: number): boolean {
+  for (const h of holes) if (h.at === at) return true;
+  return false;
 }
 
 function need(c: Ctx, end: number): void {
@@ -126,6 +188,7 @@ export function parseDataSet(c: Ctx, pos: number, end: number, depth: number, de
       if (end >= c.size) throw new ParseFailure('TRUNCATED', `element header at offset ${pos} is cut by the end of the file (${c.size - pos} bytes left)`);
       throw new ParseFailure('PARSE_ERROR', `element header at offset ${pos} runs past the end of its item (offset ${end})`);
     }
+    if (headerEnd > HEADER_LIMIT) throw new ParseFailure('PARSE_ERROR', `the header runs past ${HEADER_LIMIT / 2 ** 20} MiB of values before Pixel Data (offset ${pos}): not read further`);
     need(c, headerEnd);
     const tag = tagAt(c, pos);
     const group = tag >>> 16;
@@ -160,6 +223,7 @@ export function parseDataSet(c: Ctx, pos: number, end: number, depth: number, de
     }
     const valueOffset = pos + hdr;
     const el: Element = { tag, vr, offset: pos, valueOffset, length, littleEndian: c.littleEndian };
+    if (c.holes) el.fileOffset = fileOffsetOf(c.holes, valueOffset);
     const isPixelData = PIXEL_DATA_TAGS.has(tag);
     if (length === 0xffffffff) {
       el.length = -1;
@@ -170,7 +234,7 @@ export function parseDataSet(c: Ctx, pos: number, end: number, depth: number, de
         pos = walkFragments(c, valueOffset, end);
       } else if (vr === 'SQ' || vr === 'UN') {
         // An explicit UN of undefined length holds an implicit VR little endian sequence (PS3.5 6.2.2).
-        const inner: Ctx = vr === 'UN' && c.explicitVr ? { littleEndian: true, explicitVr: false, buf: c.buf, size: c.size, dv: c.dv } : c;
+        const inner: Ctx = vr === 'UN' && c.explicitVr ? { littleEndian: true, explicitVr: false, buf: c.buf, size: c.size, dv: c.dv, holes: c.holes } : c;
         el.vr = 'SQ';
         const r = parseSequence(inner, valueOffset, end, depth, true);
         el.items = r.items;
@@ -179,7 +243,7 @@ export function parseDataSet(c: Ctx, pos: number, end: number, depth: number, de
         throw new ParseFailure('PARSE_ERROR', `${tagText(tag)} (VR ${vr}) at offset ${pos} has undefined length, allowed only for sequences and Pixel Data`);
       }
     } else {
-      const valueEnd = valueOffset + length;
+      const valueEnd = c.holes ? endAfter(c.holes, valueOffset, length) : valueOffset + length;
       if (valueEnd > c.size) {
         throw new ParseFailure('TRUNCATED', `${tagText(tag)} at offset ${pos} declares ${length} bytes but only ${Math.max(0, c.size - valueOffset)} are left in the file`);
       }
@@ -190,12 +254,16 @@ export function parseDataSet(c: Ctx, pos: number, end: number, depth: number, de
       if (vr === 'SQ' || (vr === 'UN' && !c.explicitVr && looksLikeSequence(c, valueOffset, length))) {
         el.vr = 'SQ';
         el.items = parseSequence(c, valueOffset, valueEnd, depth, false).items;
+      } else if (length > BULK_LIMIT || (length > SMALL_VALUE && valueOffset > HEADER_BUDGET)) {
+        // Too big to read: a BulkDataURI. Left out of the stream unless it is already held whole.
+        el.bulk = true;
+        if (valueEnd > c.buf.length && !(c.holes && isHole(c.holes, valueOffset))) throw new SkipValue(valueOffset, length);
       } else if (!isPixelData) {
         need(c, valueEnd);
       }
       pos = valueEnd;
     }
-    if (group % 2 === 1 && (tag & 0xffff) >= 0x10 && (tag & 0xffff) <= 0xff && el.length > 0) {
+    if (group % 2 === 1 && (tag & 0xffff) >= 0x10 && (tag & 0xffff) <= 0xff && el.length > 0 && !el.bulk) {
       need(c, el.valueOffset + el.length);
       (creators ??= new Map()).set((group << 8) | (tag & 0xff), printable(c.buf, el.valueOffset, el.length).replace(/[\s\0]+$/, '').trim());
     }
@@ -230,7 +298,7 @@ function parseSequence(c: Ctx, pos: number, end: number, depth: number, delimite
       items.push(r.elements);
       pos = r.end;
     } else {
-      const itemEnd = pos + 8 + length;
+      const itemEnd = c.holes ? endAfter(c.holes, pos + 8, length) : pos + 8 + length;
       if (itemEnd > c.size) throw new ParseFailure('TRUNCATED', `sequence item at offset ${pos} declares ${length} bytes but only ${Math.max(0, c.size - pos - 8)} are left in the file`);
       if (itemEnd > end) throw new ParseFailure('PARSE_ERROR', `sequence item at offset ${pos} declares ${length} bytes, past the end of its sequence (offset ${end})`);
       items.push(parseDataSet(c, pos + 8, itemEnd, depth + 1, false).elements);

@@ -36,3 +36,12 @@ export function formatBytes(n: number): string {
   }
   return unit === 0 ? `${n} B` : `${Number(value.toFixed(value < 10 ? 2 : 1))} ${units[unit]}`;
 }
+
+/**
+ * Names the file an I/O error is about when Node did not (writes through a file handle carry no path): sets
+ * `path` on the error unless it has one, and returns it. For the messages of a full or read-only disk.
+ */
+export function withPath<E>(err: E, file: string): E {
+  if (err && typeof err === 'object' && 'code' in err && !(err as { path?: unknown }).path) (err as { path?: string }).path = file;
+  return err;
+}

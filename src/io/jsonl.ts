@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { withPath } from './errors';
 
 /** Bytes gathered before one write() call, so a big file is not one syscall per record. */
 const WRITE_CHUNK = 256 * 1024;
@@ -55,13 +56,13 @@ export async function writeJsonLines(
       pendingLength += line.length + 1;
       count++;
       if (pendingLength >= WRITE_CHUNK) {
-        await handle.write(encodeLines(pending));
+        await handle.write(encodeLines(pending)).catch((err) => Promise.reject(withPath(err, tmp)));
         pending = [];
         pendingLength = 0;
       }
     }
-    if (pending.length > 0) await handle.write(encodeLines(pending));
-    await handle.sync();
+    if (pending.length > 0) await handle.write(encodeLines(pending)).catch((err) => Promise.reject(withPath(err, tmp)));
+    await handle.sync().catch((err) => Promise.reject(withPath(err, tmp)));
   } catch (err) {
     await handle.close().catch(() => undefined);
     await fs.promises.rm(tmp, { force: true });
@@ -224,7 +225,7 @@ export async function openAppender(file: string, opts: { resumeBytes?: number; b
   let bufferedLength = 0;
   let bufferedRecords = 0;
   const writeBytes = async (data: Uint8Array, count: number) => {
-    if (data.length > 0) await handle.write(data);
+    if (data.length > 0) await handle.write(data).catch((err) => Promise.reject(withPath(err, partial)));
     bytes += data.length;
     records += count;
   };
@@ -257,7 +258,7 @@ export async function openAppender(file: string, opts: { resumeBytes?: number; b
     count: () => records,
     async commit() {
       await flush();
-      await handle.sync();
+      await handle.sync().catch((err) => Promise.reject(withPath(err, partial)));
       await handle.close();
       closed = true;
       await fs.promises.rename(partial, file);

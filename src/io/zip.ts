@@ -12,7 +12,7 @@ import * as zlib from 'zlib';
 import type { EntryRecord } from '../records';
 import { crc32 } from './crc32';
 import { decodeEntryName, isDirectoryName, isInside, isMacosMetadata, judgeEntryPath, shortenLongNames } from './entry-path';
-import { IoFailure, formatBytes } from './errors';
+import { IoFailure, formatBytes, withPath } from './errors';
 import { startsWithLocalHeader } from './zip-signature';
 import { dataStart, zipEntries, type ZipEntry } from './zip-directory';
 import { compiledScript, poolThreads, ThreadPool } from './thread-pool';
@@ -270,7 +270,7 @@ class ZipExtraction {
         continue;
       }
       const result = results[k++];
-      if (result.kind === 'fatal') throw Object.assign(new Error(result.message), { code: result.code });
+      if (result.kind === 'fatal') throw Object.assign(new Error(result.message), { code: result.code, path: item.target });
       if (result.kind === 'bad') {
         await this.emit({ source: item.source, file: null, status: 'refused', code: 'REFUSED_BAD_ENTRY', message: result.message });
         continue;
@@ -353,7 +353,7 @@ class ZipExtraction {
       await fs.promises.rm(tmp, { force: true });
       if (err instanceof IoFailure || err instanceof BadEntry || this.opts.signal?.aborted) throw err;
       if (err === inputError) throw new BadEntry(`corrupt entry: ${(err as Error).message}`);
-      throw err; // the disk side failed (full, permissions): worth a retry
+      throw withPath(err, tmp); // the disk side failed (full, permissions)
     }
     await this.moveIntoPlace(tmp, target);
     return check.head;

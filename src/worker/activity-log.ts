@@ -1,11 +1,18 @@
 /**
- * Every activity's start, end and failure, with its attempt, duration and result counts, goes to the run's
- * structured log (DIR/logs/dicomflow.jsonl). One interceptor instead of logging code in each stage.
+ * Around every activity, one interceptor instead of code in each stage:
+ * - its start, end and failure, with its attempt, duration and result counts, go to the run's structured log
+ *   (DIR/logs/dicomflow.jsonl);
+ * - it heartbeats at least every second while it runs (keepAlive), so its heartbeat timeout can be a few seconds
+ *   and a killed worker's activity is taken over quickly;
+ * - a full, read-only or forbidden disk (ENOSPC, EDQUOT, EROFS, EACCES, EPERM) fails it at once, with the stage and
+ *   the full path in the message.
  */
 import type { Context } from '@temporalio/activity';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInterceptors, Next } from '@temporalio/worker';
 import * as os from 'os';
 import { logEvent } from '../log';
+import { keepAlive } from '../activities/heartbeat';
+import { diskFailure, diskFault, recordDiskFault } from '../activities/io-failures';
 
 /** Which worker ran an activity: host and process (several workers may share DIR). */
 const WORKER = `${os.hostname()}:${process.pid}`;
@@ -14,7 +21,21 @@ class ActivityLog implements ActivityInboundCallsInterceptor {
   constructor(private readonly ctx: Context) {}
 
   async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    const stopBeating = keepAlive(this.ctx);
     const outDir = (input.args[0] as { outDir?: string } | undefined)?.outDir;
+    try {
+      return await this.logged(input, next, outDir);
+    } catch (err) {
+      const fault = diskFault(err, this.ctx.info.activityType, outDir);
+      if (!fault) throw err;
+      recordDiskFault(fault);
+      throw diskFailure(fault, err);
+    } finally {
+      stopBeating();
+    }
+  }
+
+  private async logged(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>, outDir: string | undefined): Promise<unknown> {
     if (!outDir) return next(input);
     const { activityType, attempt, workflowExecution } = this.ctx.info;
     const where = { attempt, workflowId: workflowExecution?.workflowId, worker: WORKER, ...batchOf(input.args[0]) };

@@ -8,13 +8,21 @@ import type * as activities from '../activities';
 import { batchDoneSignal } from './messages';
 import type { BatchResult, BatchStageInput, BatchStageResult } from './types';
 
+/**
+ * How long an activity may go without a heartbeat before Temporal hands it to another worker (or to the next
+ * `dicomflow ingest` after a killed one). Every activity heartbeats at least every second while it runs (the worker's
+ * keep-alive, src/activities/heartbeat.ts), and the worker sends one every 2 s at most: five missed in a row mean
+ * the worker is gone. (Activity options are not part of replay: changing them needs no patch.)
+ */
+export const HEARTBEAT_TIMEOUT = '10 seconds';
+
 const { validateBatch, readMetadataBatch } = proxyActivities<typeof activities>({
   startToCloseTimeout: '2 hours',
   // Through the task queue, never handed straight back to the worker that runs this workflow: the batches of one
   // run spread over every worker polling the queue.
   allowEagerDispatch: false,
-  // Batches heartbeat every second; a worker that dies is noticed within this and its batch resumes elsewhere.
-  heartbeatTimeout: '20 seconds',
+  // A worker that dies is noticed within this and its batch resumes elsewhere, from its heartbeated cursor.
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 

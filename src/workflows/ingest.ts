@@ -25,7 +25,7 @@ import {
 } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import { BatchStageResult, IngestInput, IngestSummary, Progress, StageName, STAGES } from './types';
-import { batchActivity, processBatches, runBatches } from './batches';
+import { batchActivity, HEARTBEAT_TIMEOUT, processBatches, runBatches } from './batches';
 import { batchDoneSignal, progressQuery } from './messages';
 import { redactDbUrl } from '../db/credentials';
 import { scratchKey } from '../contract';
@@ -47,23 +47,23 @@ const BAD_INPUT = ['HttpClientError', 'Sha256Mismatch', 'NotAZip', 'ZipTooLarge'
 
 const { download } = proxyActivities<typeof activities>({
   startToCloseTimeout: '12 hours',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: BAD_INPUT },
 });
 const { extract, organize, collectMetadata } = proxyActivities<typeof activities>({
   startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: BAD_INPUT },
 });
 const { loadDatabase } = proxyActivities<typeof activities>({
   startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '60 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   // A database that is down for a while should not fail the run: retry for about half an hour.
   retry: { initialInterval: '2 seconds', maximumInterval: '2 minutes', maximumAttempts: 20 },
 });
 const { writeReport } = proxyActivities<typeof activities>({
   startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '60 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '2 seconds', maximumAttempts: 3 },
 });
 const { cleanScratch } = proxyActivities<typeof activities>({

@@ -245,7 +245,9 @@ describe('writeReport on edge inputs', () => {
     env.on('heartbeat', (d: unknown) => beats.push(d));
     const r = await env.run(writeReport, { outDir, runId: 'r', source: 's' });
     expect(r.counts.skipped).toBe(n);
-    expect(beats).toEqual([{ outcomes: 10_000 }, { outcomes: 20_000 }]);
+    // The shared helper heartbeats at once, then at most once a second (the worker's keep-alive fills the gaps).
+    expect(beats[0]).toEqual({ outcomes: 1 });
+    for (const b of beats) expect(Object.values(b as Record<string, number>)[0]).toBeGreaterThan(0);
   });
 
   it('fails clearly when the outcomes file is missing (organize did not run)', async () => {
