@@ -8,7 +8,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import type { InstanceFields } from '../records';
 import { decodeAscii } from './charset';
-import { instanceFields, missingUid } from './header';
+import { instanceFields, missingImageData, missingUid } from './header';
 import { elementsToJson } from './json';
 import type { Element, Syntax } from './parse';
 import { NeedMore, ParseFailure, fragmentHeaderMissing, makeCtx, nextFragment, parseDataSet, vrAt } from './parse';
@@ -144,7 +144,7 @@ function analyse(buf: Uint8Array, fileSize: number, withMeta: boolean): Step {
     // property, and scavenges kept ~20x more bytes alive).
     const meta: DicomJson = elementsToJson(elements, { buf: data, warn }, '', elementsToJson(metaElements, { buf, warn }, ''));
     const fields = instanceFields(meta, fileSize);
-    const missing = missingUid(fields);
+    const missing = missingUid(fields) ?? missingImageData(meta, fields, ds.pixelData !== undefined);
     let result: DicomReadResult;
     if (missing) {
       result = invalid(missing.code, missing.message, warnings);
