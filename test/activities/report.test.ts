@@ -243,7 +243,7 @@ describe('writeReport on edge inputs', () => {
     const env = new MockActivityEnvironment();
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
-    const r = await env.run(writeReport, { outDir, runId: 'r', source: 's' });
+    const r = (await env.run(writeReport, { outDir, runId: 'r', source: 's' })) as Awaited<ReturnType<typeof writeReport>>;
     expect(r.counts.skipped).toBe(n);
     expect(beats).toEqual([{ outcomes: 10_000 }, { outcomes: 20_000 }]);
   });
