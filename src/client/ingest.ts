@@ -16,6 +16,7 @@ import { workspace } from '../workspace';
 import { checkUrlReachable, resolveSource, workflowIdFor } from './source';
 import { ProgressMeter, summaryText } from './progress';
 import { liveActivities } from './live';
+import { measuredStageSeconds } from './stage-times';
 
 export interface IngestOptions {
   source: string;
@@ -97,7 +98,9 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
     let runId = workflowId;
     if (status === 'COMPLETED' && !opts.rerun) {
       print(`This source was already ingested into ${outDir} (run ${workflowId}); --rerun starts a new run.`);
-      print(summaryText((await handle.result()) as IngestSummary, { workflowId, uiUrl, namespace }));
+      const done = (await handle.result()) as IngestSummary;
+      done.stageSeconds = await measuredStageSeconds(handle, done.stageSeconds);
+      print(summaryText(done, { workflowId, uiUrl, namespace }));
       return 0;
     }
     if (status !== 'RUNNING') {
@@ -147,6 +150,8 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
     const result = watch(handle.workflowId, client, handle.result() as Promise<IngestSummary>);
     const summary = worker ? await worker.runUntil(result) : await result;
     process.removeListener('SIGINT', onSigint);
+    // Time per stage from the activities that ran (the workflow's figures count idle time after a Reset).
+    summary.stageSeconds = await measuredStageSeconds(client.workflow.getHandle(workflowId), summary.stageSeconds);
     print(summaryText(summary, { workflowId, uiUrl, namespace }));
     if (!external) print(`  The local Temporal server keeps running for the Web UI; stop it with: dicomflow server stop --out ${outDir}`);
     return 0;
