@@ -1,87 +1,51 @@
 /**
- * The `dicomflow` command:
- *   ingest <source> [--out DIR] [--db URL] [--sha256 HEX] [--run-id ID] [--rerun] [--batch-size N] [--concurrency N]
- *   worker [--out DIR] [--task-queue Q]     a worker for TEMPORAL_ADDRESS's cluster, or for DIR's local Temporal server
- *   synth --patients N [--slices M] [--size PX] [--broken] [--deflate] [--seed S] --out X.zip
- *   db check [--out DIR | --db URL]         the catalog's checks (counts, nulls, schema)
- *   show <sop-instance-uid> [--out DIR | --db URL]
- *   demo [--out DIR]                        synthesize a small dataset and ingest it
- *   server start [--out DIR]                start (or find) the embedded Temporal server of DIR, print its address
- *   server stop [--out DIR]                 stop the embedded Temporal server of DIR
- *   codec-server [--out DIR] [--port N] [--ui-origin URL,...]   the codec endpoint for a Temporal Web UI
- *   codes                                   the validation codes, as a Markdown table
- *   setup                                   find or build the Temporal CLI
+ * The `dicomflow` command. Each command has one entry in COMMANDS: its usage line, its flag table (a flag is one
+ * line there: the parser, the unknown-flag check and `--help` all read it) and what it runs.
+ * `dicomflow --help` lists the commands, `dicomflow <command> --help` shows one, `dicomflow --version` the version.
  */
+import * as fs from 'fs';
 import * as path from 'path';
-import { UsageError } from '../client/source';
-
-const USAGE = `usage:
-  dicomflow ingest <zip | folder | http(s) URL> [--out DIR] [--db URL] [--sha256 HEX] [--run-id ID] [--rerun]
-                   [--batch-size N] [--concurrency N] [--task-queue Q] [--max-gib N] [--keep-work]
-  dicomflow worker [--out DIR] [--task-queue Q]   (TEMPORAL_ADDRESS's cluster, else DIR's local server)
-  dicomflow synth --patients N [--slices M] [--size PX] [--broken] [--deflate] [--seed S] --out X.zip
-  dicomflow db check [--out DIR | --db URL]
-  dicomflow show <sop-instance-uid> [--out DIR | --db URL]
-  dicomflow demo [--out DIR]
-  dicomflow server start [--out DIR]
-  dicomflow server stop [--out DIR]
-  dicomflow codec-server [--out DIR] [--port N] [--ui-origin URL,...]
-  dicomflow codes
-  dicomflow setup`;
-
-export interface ParsedArgs {
-  positional: string[];
-  flags: Record<string, string | true>;
-}
-
-const BOOLEAN_FLAGS = new Set(['rerun', 'broken', 'help', 'keep-work']);
-
-export function parseArgs(argv: string[]): ParsedArgs {
-  const positional: string[] = [];
-  const flags: Record<string, string | true> = {};
-  for (let k = 0; k < argv.length; k++) {
-    const arg = argv[k];
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
-    if (inline !== undefined) flags[name] = inline;
-    else if (BOOLEAN_FLAGS.has(name)) flags[name] = true;
-    else if (k + 1 < argv.length) flags[name] = argv[++k];
-    else throw new UsageError(`--${name} needs a value`);
-  }
-  return { positional, flags };
-}
-
-function str(flags: ParsedArgs['flags'], name: string): string | undefined {
-  const v = flags[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
-function int(flags: ParsedArgs['flags'], name: string): number | undefined {
-  const v = str(flags, name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive whole number, got "${v}"`);
-  return n;
-}
+import { flagHelp, int, parseArgs, positiveNumber, str, wantsHelp, UsageError, type FlagTable, type ParsedArgs } from './args';
 
 const DEFAULT_OUT = 'dicomflow-out';
 
-async function run(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === 'help' || command === '--help') {
-    process.stdout.write(USAGE + '\n');
-    return command ? 0 : 2;
-  }
-  switch (command) {
-    case 'ingest': {
-      const { positional, flags } = parseArgs(rest);
-      if (positional.length !== 1) throw new UsageError('ingest takes exactly one source: a .zip, a folder or an http(s) URL');
-      const { runIngest } = await import('../client/ingest');
-      const maxGiB = str(flags, 'max-gib');
-      return runIngest({
+const OUT: FlagTable[string] = { value: 'DIR', help: `output folder (default ./${DEFAULT_OUT})` };
+const CATALOG: FlagTable = {
+  out: { value: 'DIR', help: `the catalog DIR/dicom.db (default ./${DEFAULT_OUT})` },
+  db: { value: 'URL', help: 'the catalog database instead: postgres://... or a SQLite file' },
+};
+
+interface Command {
+  /** The synopsis, without "dicomflow". */
+  synopsis: string;
+  /** One line for the command list. */
+  summary: string;
+  flags: FlagTable;
+  run?: (args: ParsedArgs) => Promise<number>;
+  /** A command that parses its own arguments (synth) gets them as given, `--help` included. */
+  raw?: (argv: string[]) => Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  ingest: {
+    synopsis: 'ingest <zip | folder | http(s) URL> [options]',
+    summary: 'ingest a zip, a folder or a URL into DIR as a durable Temporal workflow',
+    flags: {
+      out: OUT,
+      db: { value: 'URL', help: 'catalog database: default SQLite at DIR/dicom.db; postgres://... for PostgreSQL' },
+      sha256: { value: 'HEX', help: 'checksum the download must have (URL sources)' },
+      'run-id': { value: 'ID', help: 'workflow id to use instead of the one derived from source and DIR' },
+      rerun: { help: 'start a new run even if this source was already ingested into DIR' },
+      'keep-work': { help: "keep the run's scratch folder after it completes (default: removed)" },
+      'batch-size': { value: 'N', help: 'files per batch activity (default: sized by work)' },
+      concurrency: { value: 'N', help: 'batch activities in flight (default 2 x cores)' },
+      'max-gib': { value: 'N', help: 'stop a zip that expands past N GiB (default 100)' },
+      'task-queue': { value: 'Q', help: 'task queue (external clusters)' },
+    },
+    async run({ positional, flags }) {
+      if (positional.length !== 1) throw usageError('ingest', 'ingest takes exactly one source: a .zip, a folder or an http(s) URL');
+      const maxGiB = positiveNumber(flags, 'max-gib');
+      const options = {
         source: positional[0],
         outDir: str(flags, 'out') ?? DEFAULT_OUT,
         dbUrl: str(flags, 'db'),
@@ -92,48 +56,71 @@ async function run(argv: string[]): Promise<number> {
         batchSize: int(flags, 'batch-size'),
         concurrency: int(flags, 'concurrency'),
         taskQueue: str(flags, 'task-queue'),
-        maxUncompressedBytes: maxGiB ? Number(maxGiB) * 2 ** 30 : undefined,
-      });
-    }
-    case 'worker': {
-      const { flags } = parseArgs(rest);
+        maxUncompressedBytes: maxGiB ? maxGiB * 2 ** 30 : undefined,
+      };
+      const { runIngest } = await import('../client/ingest');
+      return runIngest(options);
+    },
+  },
+  worker: {
+    synopsis: 'worker [--out DIR] [--task-queue Q]',
+    summary: "a worker for TEMPORAL_ADDRESS's cluster, else for DIR's local Temporal server",
+    flags: { out: OUT, 'task-queue': { value: 'Q', help: 'task queue to poll (default dicomflow)' } },
+    async run({ positional, flags }) {
+      noPositional('worker', positional);
       const { runWorker } = await import('./worker-command');
       return runWorker({ taskQueue: str(flags, 'task-queue'), outDir: str(flags, 'out') });
-    }
-    case 'synth': {
+    },
+  },
+  synth: {
+    synopsis: 'synth --patients N [--slices M] [--size PX] [--broken] [--deflate] [--seed S] --out X.zip',
+    summary: 'write a synthetic LIDC-like dataset as a zip',
+    flags: {}, // synth's own table: SYNTH_FLAGS in src/synth/cli.ts
+    async raw(argv) {
       const { synthCommand } = await import('../synth/cli');
-      return synthCommand(rest);
-    }
-    case 'db': {
-      const { positional, flags } = parseArgs(rest);
-      if (positional[0] !== 'check') throw new UsageError('usage: dicomflow db check [--out DIR | --db URL]');
+      return synthCommand(argv);
+    },
+  },
+  'db check': {
+    synopsis: 'db check [--out DIR | --db URL]',
+    summary: 'the catalog: record count, distinct patients/studies/series, nulls per column, schema check',
+    flags: CATALOG,
+    async run({ positional, flags }) {
+      noPositional('db check', positional);
       const { dbCheck } = await import('../db/check');
       const result = await dbCheck({ outDir: str(flags, 'out') ?? DEFAULT_OUT, dbUrl: str(flags, 'db') });
       (result.ok ? process.stdout : process.stderr).write(result.text + '\n');
       return result.ok ? 0 : 1;
-    }
-    case 'show': {
-      const { positional, flags } = parseArgs(rest);
-      if (positional.length !== 1) throw new UsageError('usage: dicomflow show <sop-instance-uid> [--out DIR | --db URL]');
+    },
+  },
+  show: {
+    synopsis: 'show <sop-instance-uid> [--out DIR | --db URL]',
+    summary: "one instance's whole header, readable",
+    flags: CATALOG,
+    async run({ positional, flags }) {
+      if (positional.length !== 1) throw usageError('show', 'show takes exactly one SOP Instance UID');
       const { showInstance } = await import('./show-command');
       return showInstance(positional[0], { outDir: str(flags, 'out') ?? DEFAULT_OUT, dbUrl: str(flags, 'db') });
-    }
-    case 'demo': {
-      const { flags } = parseArgs(rest);
+    },
+  },
+  demo: {
+    synopsis: 'demo [--out DIR]',
+    summary: 'synthesize a small dataset (with broken files) and ingest it',
+    flags: { out: OUT },
+    async run({ positional, flags }) {
+      noPositional('demo', positional);
       const { runDemo } = await import('./demo-command');
       return runDemo(str(flags, 'out') ?? DEFAULT_OUT);
-    }
-    case 'server': {
-      const { positional, flags } = parseArgs(rest);
-      if (positional.length !== 1 || !['start', 'stop'].includes(positional[0])) {
-        throw new UsageError('usage: dicomflow server start [--out DIR] | dicomflow server stop [--out DIR]');
-      }
-      const { ensureDevServer, stopDevServer } = await import('../temporal/dev-server');
+    },
+  },
+  'server start': {
+    synopsis: 'server start [--out DIR]',
+    summary: 'start (or find) the embedded Temporal server of DIR, print its address',
+    flags: { out: OUT },
+    async run({ positional, flags }) {
+      noPositional('server start', positional);
+      const { ensureDevServer } = await import('../temporal/dev-server');
       const outDir = path.resolve(str(flags, 'out') ?? DEFAULT_OUT);
-      if (positional[0] === 'stop') {
-        process.stdout.write((await stopDevServer(outDir)) ? `stopped the Temporal server of ${outDir}\n` : `no Temporal server is running for ${outDir}\n`);
-        return 0;
-      }
       const server = await ensureDevServer(outDir, (m) => process.stderr.write(m + '\n'));
       process.stdout.write(
         `${server.reused ? `The Temporal server of ${outDir} is already running` : `Started the Temporal server of ${outDir}; it keeps running`} (pid ${server.pid})\n` +
@@ -145,32 +132,161 @@ async function run(argv: string[]): Promise<number> {
           `  stop it:  dicomflow server stop --out ${outDir}\n`,
       );
       return 0;
-    }
-    case 'codec-server': {
-      const { flags } = parseArgs(rest);
-      const { runCodecServer } = await import('./codec-command');
+    },
+  },
+  'server stop': {
+    synopsis: 'server stop [--out DIR]',
+    summary: 'stop the embedded Temporal server of DIR',
+    flags: { out: OUT },
+    async run({ positional, flags }) {
+      noPositional('server stop', positional);
+      const { stopDevServer } = await import('../temporal/dev-server');
+      const outDir = path.resolve(str(flags, 'out') ?? DEFAULT_OUT);
+      process.stdout.write((await stopDevServer(outDir)) ? `stopped the Temporal server of ${outDir}\n` : `no Temporal server is running for ${outDir}\n`);
+      return 0;
+    },
+  },
+  'codec-server': {
+    synopsis: 'codec-server [--out DIR] [--port N] [--ui-origin URL,...]',
+    summary: 'the codec endpoint for a Temporal Web UI (see Security)',
+    flags: {
+      out: { value: 'DIR', help: `the key of DIR's embedded server, unless DICOMFLOW_CODEC_KEY(_FILE) is set (default ./${DEFAULT_OUT})` },
+      port: { value: 'N', help: 'port on 127.0.0.1 (default: any free port)' },
+      'ui-origin': { value: 'URL,...', help: 'Web UI origins allowed to call it (default http://localhost:8080,http://127.0.0.1:8080)' },
+      'exit-with': { value: 'PID', help: 'stop when this process ends (how DIR\'s server starts it)' },
+    },
+    async run({ positional, flags }) {
+      noPositional('codec-server', positional);
+      const port = str(flags, 'port') === '0' ? 0 : int(flags, 'port');
       const exitWith = int(flags, 'exit-with');
+      const { runCodecServer } = await import('./codec-command');
       return runCodecServer({
         outDir: str(flags, 'out') ?? DEFAULT_OUT,
-        port: str(flags, 'port') === '0' ? 0 : int(flags, 'port'),
+        port,
         uiOrigins: (str(flags, 'ui-origin') ?? 'http://localhost:8080,http://127.0.0.1:8080').split(',').filter(Boolean),
         exitWith,
       });
-    }
-    case 'codes': {
+    },
+  },
+  codes: {
+    synopsis: 'codes',
+    summary: 'the validation codes, as a Markdown table',
+    flags: {},
+    async run({ positional }) {
+      noPositional('codes', positional);
       const { codeList } = await import('../dicom/codes');
       process.stdout.write('| code | level | status | meaning |\n|---|---|---|---|\n');
       for (const c of codeList()) process.stdout.write(`| \`${c.code}\` | ${c.level} | ${c.status} | ${c.meaning} |\n`);
       return 0;
-    }
-    case 'setup': {
+    },
+  },
+  setup: {
+    synopsis: 'setup',
+    summary: 'find or build the Temporal CLI',
+    flags: {},
+    async run({ positional }) {
+      noPositional('setup', positional);
       const { findTemporalCli } = await import('../temporal/cli-binary');
       process.stdout.write(`Temporal CLI: ${findTemporalCli()}\n`);
       return 0;
-    }
-    default:
-      throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+    },
+  },
+};
+
+/** Commands with a subcommand: `db check`, `server start|stop`. */
+const GROUPS: Record<string, string[]> = { db: ['check'], server: ['start', 'stop'] };
+
+/** One command's usage: its synopsis and its flags. */
+export function commandUsage(name: string): string {
+  const c = COMMANDS[name];
+  const flags = flagHelp(c.flags);
+  return `usage: dicomflow ${c.synopsis}${flags ? `\n${flags}` : ''}`;
+}
+
+const GLOBAL_USAGE = [
+  'usage: dicomflow <command> [options]',
+  '',
+  ...Object.values(COMMANDS).map((c) => `  dicomflow ${c.synopsis}\n      ${c.summary}`),
+  '',
+  '  dicomflow <command> --help   one command and its options',
+  '  dicomflow --version          the version',
+].join('\n');
+
+function usageError(command: string, message: string): UsageError {
+  return new UsageError(`${message}\n${commandUsage(command)}`);
+}
+
+function noPositional(command: string, positional: string[]): void {
+  if (positional.length > 0) throw usageError(command, `${command} takes no argument "${positional[0]}"`);
+}
+
+export function version(): string {
+  // dist/cli/main.js and src/cli/main.ts are both two levels below the package root.
+  return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+const isCommand = (name: string | undefined): name is string => name !== undefined && Object.hasOwn(COMMANDS, name);
+const isGroup = (name: string | undefined): name is string => name !== undefined && Object.hasOwn(GROUPS, name);
+
+/** Resolves argv to a command of COMMANDS and its remaining arguments. */
+function resolveCommand(argv: string[]): { name: string; rest: string[] } | { group: string; sub?: string } {
+  const [first, ...rest] = argv;
+  if (isGroup(first)) {
+    const sub = rest[0] === undefined || rest[0].startsWith('-') ? undefined : rest[0];
+    if (!sub || !GROUPS[first].includes(sub)) return { group: first, sub };
+    return { name: `${first} ${sub}`, rest: rest.slice(1) };
   }
+  return { name: first, rest };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [first] = argv;
+  if (first === undefined) {
+    process.stderr.write(GLOBAL_USAGE + '\n');
+    return 2;
+  }
+  if (first === '-h' || first === '--help') {
+    process.stdout.write(GLOBAL_USAGE + '\n');
+    return 0;
+  }
+  if (first === '-V' || first === '--version') {
+    process.stdout.write(`dicomflow ${version()}\n`);
+    return 0;
+  }
+  if (first === 'help') {
+    const target = argv.slice(1).join(' ');
+    if (!target) {
+      process.stdout.write(GLOBAL_USAGE + '\n');
+      return 0;
+    }
+    if (isCommand(target)) {
+      process.stdout.write((target === 'synth' ? (await import('../synth/cli')).SYNTH_USAGE : commandUsage(target)) + '\n');
+      return 0;
+    }
+    if (!isGroup(target)) throw new UsageError(`unknown command "${target}"\n${GLOBAL_USAGE}`);
+  }
+  const resolved = resolveCommand(first === 'help' ? argv.slice(1) : argv);
+  if ('group' in resolved) {
+    const subs = GROUPS[resolved.group].map((s) => commandUsage(`${resolved.group} ${s}`)).join('\n');
+    const helpAsked = first === 'help' || wantsHelp(argv);
+    if (helpAsked && resolved.sub === undefined) {
+      process.stdout.write(subs + '\n');
+      return 0;
+    }
+    const what = resolved.sub === undefined ? `${resolved.group} needs a subcommand` : `unknown subcommand "${resolved.group} ${resolved.sub}"`;
+    throw new UsageError(`${what}\n${subs}`);
+  }
+  const command = isCommand(resolved.name) ? COMMANDS[resolved.name] : undefined;
+  if (!command) {
+    if (first.startsWith('-')) throw new UsageError(`unknown flag ${first}\n${GLOBAL_USAGE}`);
+    throw new UsageError(`unknown command "${first}"\n${GLOBAL_USAGE}`);
+  }
+  if (command.raw) return command.raw(resolved.rest);
+  if (wantsHelp(resolved.rest)) {
+    process.stdout.write(commandUsage(resolved.name) + '\n');
+    return 0;
+  }
+  return command.run!(parseArgs(resolved.rest, command.flags, commandUsage(resolved.name)));
 }
 
 export function main(argv: string[]): void {

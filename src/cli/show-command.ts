@@ -1,10 +1,17 @@
 /** `dicomflow show <sop-instance-uid>`: one instance's whole header, readable. */
-import { openCatalog } from '../db/catalog';
+import { NoCatalogError, openExistingCatalog } from '../db/catalog';
 import { formatHeader } from '../dicom/show';
 import type { DicomJson } from '../dicom/types';
 
 export async function showInstance(sopInstanceUid: string, db: { outDir?: string; dbUrl?: string }): Promise<number> {
-  const knex = await openCatalog(db);
+  let knex;
+  try {
+    knex = await openExistingCatalog(db);
+  } catch (err) {
+    if (!(err instanceof NoCatalogError)) throw err;
+    process.stderr.write(`dicomflow: ${err.message}\n`);
+    return 1;
+  }
   try {
     const row = await knex('dicom_metadata').where({ sop_instance_uid: sopInstanceUid }).first('meta', 'file_path', 'source_path');
     if (!row) {

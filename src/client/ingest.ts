@@ -19,6 +19,7 @@ import { logEvent } from '../log';
 import { checkUrlReachable, resolveSource, UsageError, workflowIdFor } from './source';
 import { ProgressMeter, summaryText } from './progress';
 import { liveActivities, takeOverOrphans } from './live';
+import { measuredStageSeconds } from './stage-times';
 
 export interface IngestOptions {
   source: string;
@@ -117,7 +118,9 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
     let runId = workflowId;
     if (status === 'COMPLETED' && !opts.rerun) {
       print(`This source was already ingested into ${outDir} (run ${workflowId}); --rerun starts a new run.`);
-      print(summaryText((await handle.result()) as IngestSummary, { workflowId, uiUrl, namespace }));
+      const done = (await handle.result()) as IngestSummary;
+      done.stageSeconds = await measuredStageSeconds(handle, done.stageSeconds);
+      print(summaryText(done, { workflowId, uiUrl, namespace }));
       return 0;
     }
     if (status !== 'RUNNING') {
@@ -183,6 +186,8 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
       summary = await result;
     }
     process.removeListener('SIGINT', onSigint);
+    // Time per stage from the activities that ran (the workflow's figures count idle time after a Reset).
+    summary.stageSeconds = await measuredStageSeconds(client.workflow.getHandle(workflowId), summary.stageSeconds);
     print(summaryText(summary, { workflowId, uiUrl, namespace }));
     // The in-process worker deletes the run's scratch after the run: done before the command exits.
     if (worker) await (await import('../io/scratch')).scratchRemovalsDone();

@@ -1,6 +1,7 @@
 /** The live progress line and the final summary that `dicomflow ingest` prints. */
 import type { IngestSummary, Progress } from '../workflows/types';
 import type { LiveActivity } from './live';
+import { plural } from '../text';
 
 /** How far the current stage is: done of total, in a unit, from the query and the live heartbeats. */
 interface Amount {
@@ -128,13 +129,13 @@ function detailOf(p: Progress, amount: Amount | undefined): string {
     case 'metadata':
       return of(amount!);
     case 'organize':
-      return amount ? `placing files in the tree: ${of(amount)}` : `placing ${p.candidates - p.invalid} valid files in the tree`;
+      return amount ? `placing files in the tree: ${of(amount)}` : `placing ${plural(p.candidates - p.invalid, 'valid file')} in the tree`;
     case 'load':
       return amount ? `loading the catalog: ${of(amount)}` : 'loading the catalog';
     case 'report':
       return 'writing reports and charts';
     case 'done':
-      return `${p.found} entries, ${p.invalid} invalid`;
+      return `${plural(p.found, 'entry', 'entries')}, ${p.invalid} invalid`;
   }
 }
 
@@ -151,8 +152,8 @@ export function summaryText(s: IngestSummary, extra: { workflowId: string; uiUrl
   const lines = [
     `dicomflow run ${s.runId} completed`,
     `  files found ${c.entries}: valid ${c.valid}, invalid ${c.invalid}, duplicates ${c.duplicate}, conflicts ${c.conflict}, skipped ${c.skipped}, refused ${c.refused}`,
-    `  catalog: ${c.patients} patients, ${c.studies} studies, ${c.series} series, ${c.instances} instances` +
-      (c.seriesIssues ? ` (${c.seriesIssues} series issues, see the report)` : ''),
+    `  catalog: ${plural(c.patients, 'patient')}, ${plural(c.studies, 'study', 'studies')}, ${plural(c.series, 'series', 'series')}, ${plural(c.instances, 'instance')}` +
+      (c.seriesIssues ? ` (${plural(c.seriesIssues, 'series issue')}, see the report)` : ''),
     `  time per stage: ${stageTimes}`,
     `  outputs:`,
     `    organized tree   ${s.outputs.organized}`,

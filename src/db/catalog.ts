@@ -131,6 +131,36 @@ export async function openCatalog(opts: CatalogOptions): Promise<Knex> {
   return db;
 }
 
+/** The options name no catalog: no SQLite file there, or a database without dicomflow's tables. */
+export class NoCatalogError extends Error {}
+
+/** dicomflow's own tables: a database with none of them holds no catalog (whatever else it holds). */
+const CATALOG_TABLES = ['dicom_metadata', 'validation_results', 'series_issues'];
+
+/**
+ * Why the options name no catalog, or null when they do. Creates nothing: a missing SQLite file is not opened, and
+ * on PostgreSQL only the system catalog is read.
+ */
+export async function missingCatalog(opts: CatalogOptions): Promise<string | null> {
+  const target = catalogTarget(opts);
+  const hint = target.dialect === 'sqlite' ? 'run `dicomflow ingest` into that folder first, or pass --db URL' : 'run `dicomflow ingest ... --db URL` first';
+  if (target.dialect === 'sqlite' && !fs.existsSync(target.file)) return `no catalog at ${target.file} (${hint})`;
+  const db = connectCatalog(opts);
+  try {
+    for (const table of CATALOG_TABLES) if (await db.schema.hasTable(table)) return null;
+  } finally {
+    await db.destroy();
+  }
+  return `no catalog at ${describeDb(opts)}: the database has none of dicomflow's tables (${hint})`;
+}
+
+/** A migrated knex instance on a catalog that exists; NoCatalogError (nothing created) when there is none. */
+export async function openExistingCatalog(opts: CatalogOptions): Promise<Knex> {
+  const missing = await missingCatalog(opts);
+  if (missing) throw new NoCatalogError(missing);
+  return openCatalog(opts);
+}
+
 export function isPostgres(db: Knex): boolean {
   return db.client.config.client === 'pg';
 }

@@ -3,9 +3,8 @@
  * patients/studies/series, null count per column of dicom_metadata — plus a schema check that fails
  * loudly when a column of the contract is missing. Reads the schema as it is: never migrates.
  */
-import * as fs from 'fs';
 import type { Knex } from 'knex';
-import { catalogTarget, connectCatalog, describeDb, type CatalogOptions } from './catalog';
+import { catalogTarget, connectCatalog, describeDb, missingCatalog, type CatalogOptions } from './catalog';
 import { DICOM_METADATA_COLUMNS, SERIES_ISSUES_COLUMNS, SERIES_SUMMARY_COLUMNS, VALIDATION_RESULTS_COLUMNS } from './migrations';
 
 export interface DbCheckResult {
@@ -69,15 +68,21 @@ async function statistics(db: Knex, metadataColumns: string[], lines: string[]):
 }
 
 export async function dbCheck(opts: CatalogOptions): Promise<DbCheckResult> {
-  let target;
   try {
-    target = catalogTarget(opts);
+    catalogTarget(opts);
   } catch (err) {
     return { ok: false, text: `DB CHECK FAILED: ${(err as Error).message}` };
   }
   const lines = [`Catalog: ${describeDb(opts)}`];
-  if (target.dialect === 'sqlite' && !fs.existsSync(target.file)) {
-    lines.push(`DB CHECK FAILED: no catalog at ${target.file} (run \`dicomflow ingest\` first, or pass --db URL)`);
+  // No file, or a database without any of our tables: say so, rather than a schema report on nothing.
+  try {
+    const missing = await missingCatalog(opts);
+    if (missing) {
+      lines.push(`DB CHECK FAILED: ${missing}`);
+      return { ok: false, text: lines.join('\n') };
+    }
+  } catch (err) {
+    lines.push(`DB CHECK FAILED: ${(err as Error).message}`);
     return { ok: false, text: lines.join('\n') };
   }
 

@@ -399,7 +399,9 @@ async function loadFile(db: Knex, spec: TableSpec, runId: string, cursor: LoadCu
     }
     await commit();
   } catch (err) {
-    await Promise.allSettled([running]);
+    // (assigned in statement(): the compiler's narrowing to null here does not see that)
+    const inFlight = running as Promise<void> | null;
+    if (inFlight) await Promise.allSettled([inFlight]);
     if (open) await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {

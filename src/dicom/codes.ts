@@ -24,6 +24,8 @@ export const CODES = {
   MISSING_SOP_INSTANCE_UID: { level: 'file', status: 'invalid', meaning: 'SOP Instance UID (0008,0018) is missing or empty.' },
   MISSING_STUDY_INSTANCE_UID: { level: 'file', status: 'invalid', meaning: 'Study Instance UID (0020,000D) is missing or empty.' },
   MISSING_SERIES_INSTANCE_UID: { level: 'file', status: 'invalid', meaning: 'Series Instance UID (0020,000E) is missing or empty.' },
+  MISSING_PIXEL_DATA: { level: 'file', status: 'invalid', meaning: 'An image SOP class (CT, MR, CR, DX, PET, US, SC ... Image Storage) without Pixel Data, Float Pixel Data or Double Float Pixel Data (7FE0,0010 / 0008 / 0009): the file holds no image, e.g. it was cut after the header.' },
+  MISSING_IMAGE_SIZE: { level: 'file', status: 'invalid', meaning: 'An image SOP class with Pixel Data but without Rows (0028,0010) or Columns (0028,0011).' },
   READ_ERROR: { level: 'file', status: 'invalid', meaning: 'The file could not be read from disk (permissions, I/O error).' },
   // --- placed elsewhere / not placed
   DUPLICATE_INSTANCE: { level: 'file', status: 'duplicate', meaning: 'Same SOP Instance UID and identical bytes as an earlier file: kept once.' },

@@ -8,7 +8,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import type { InstanceFields } from '../records';
 import { decodeAscii } from './charset';
-import { instanceFields, missingUid } from './header';
+import { instanceFields, missingImageData, missingUid } from './header';
 import { elementsToJson } from './json';
 import type { Element, Hole, Syntax } from './parse';
 import { NeedMore, ParseFailure, SkipValue, fileOffsetOf, fragmentHeaderMissing, makeCtx, nextFragment, parseDataSet, vrAt } from './parse';
@@ -156,7 +156,7 @@ function analyse(buf: Uint8Array, fileSize: number, withMeta: boolean, holes?: H
     // property, and scavenges kept ~20x more bytes alive).
     const meta: DicomJson = elementsToJson(elements, { buf: data, warn }, '', elementsToJson(metaElements, { buf, warn }, ''));
     const fields = instanceFields(meta, fileSize);
-    const missing = missingUid(fields);
+    const missing = missingUid(fields) ?? missingImageData(meta, fields, ds.pixelData !== undefined);
     let result: DicomReadResult;
     if (missing) {
       result = invalid(missing.code, missing.message, warnings);

@@ -155,7 +155,7 @@ class ZipExtraction {
         else await this.placeChunk(unit, depth);
       }
     } finally {
-      await Promise.allSettled(units.map((u) => (u.kind === 'chunk' ? u.results : undefined))); // no write outlives the walk
+      await Promise.allSettled(units.flatMap((u) => (u.kind === 'chunk' ? [u.results] : []))); // no write outlives the walk
     }
   }
 

@@ -1,44 +1,48 @@
 /** `dicomflow synth --patients N [--slices M] [--size PX] [--broken] [--deflate] [--seed S] --out X.zip` */
 import { synthesize, planOptions, DEFAULT_SEED, DEFAULT_SIZE, DEFAULT_SLICES } from './synthesize';
 import type { SynthOptions } from './types';
+import { plural } from '../text';
+import { flagHelp, parseArgs, str, wantsHelp, UsageError, type FlagTable } from '../cli/args';
+
+/** synth's flags: one line each (a flag without `value` is a boolean). */
+export const SYNTH_FLAGS: FlagTable = {
+  patients: { value: 'N', help: 'number of patients (each: a CT series of M slices and a CR or DX image)' },
+  slices: { value: 'M', help: `CT slices per patient (default ${DEFAULT_SLICES})` },
+  size: { value: 'PX', help: `CT rows and columns (default ${DEFAULT_SIZE})` },
+  broken: { help: 'add broken, duplicate, conflicting, unsafe and nested entries' },
+  deflate: { help: 'deflate the DICOM entries too, as zip -r does (default: stored; CT then zips to ~45 %)' },
+  seed: { value: 'S', help: `seed of every generated value (default ${DEFAULT_SEED}); same options, same bytes` },
+  out: { value: 'X.zip', help: 'the zip to write' },
+};
 
 export const SYNTH_USAGE = `usage: dicomflow synth --patients N [--slices M] [--size PX] [--broken] [--deflate] [--seed S] --out X.zip
-  --patients N  number of patients (each: a CT series of M slices and a CR or DX image)
-  --slices M    CT slices per patient (default ${DEFAULT_SLICES})
-  --size PX     CT rows and columns (default ${DEFAULT_SIZE})
-  --broken      add broken, duplicate, conflicting, unsafe and nested entries
-  --deflate     deflate the DICOM entries too, as zip -r does (default: stored; CT then zips to ~45 %)
-  --seed S      seed of every generated value (default ${DEFAULT_SEED}); same options, same bytes
-  --out X.zip   the zip to write`;
+${flagHelp(SYNTH_FLAGS)}`;
 
-class UsageError extends Error {}
+/** Usage errors carry only the reason; synthCommand adds the usage. */
+function wholeNumber(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${flag} needs a whole number, got '${v}'`);
+  return Number(v);
+}
 
 export function parseSynthArgs(argv: string[]): SynthOptions {
-  const opts: Partial<SynthOptions> = {};
-  const numberArg = (flag: string, v: string | undefined): number => {
-    if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`${flag} needs a whole number, got ${v === undefined ? 'nothing' : `'${v}'`}`);
-    return Number(v);
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = () => (inline !== undefined ? inline : argv[++i]);
-    switch (flag) {
-      case '--patients': opts.patients = numberArg(flag, value()); break;
-      case '--slices': opts.slices = numberArg(flag, value()); break;
-      case '--size': opts.size = numberArg(flag, value()); break;
-      case '--seed': opts.seed = numberArg(flag, value()); break;
-      case '--broken': opts.broken = true; break;
-      case '--deflate': opts.deflate = true; break;
-      case '--out': {
-        const v = value();
-        if (!v || v.startsWith('--')) throw new UsageError('--out needs a file name');
-        opts.out = v;
-        break;
-      }
-      default: throw new UsageError(`unknown argument '${arg}'`);
-    }
+  let parsed;
+  try {
+    parsed = parseArgs(argv, SYNTH_FLAGS, '');
+  } catch (e) {
+    throw e instanceof UsageError ? new UsageError(e.message.trimEnd()) : e;
   }
+  const { positional, flags } = parsed;
+  if (positional.length > 0) throw new UsageError(`synth takes no positional argument, got '${positional[0]}'`);
+  const opts: Partial<SynthOptions> = {};
+  for (const name of ['patients', 'slices', 'size', 'seed'] as const) {
+    const n = wholeNumber(name, str(flags, name));
+    if (n !== undefined) opts[name] = n;
+  }
+  if (flags.broken) opts.broken = true;
+  if (flags.deflate) opts.deflate = true;
+  const out = str(flags, 'out');
+  if (out !== undefined) opts.out = out;
   if (opts.patients === undefined) throw new UsageError('--patients is required');
   if (opts.out === undefined) throw new UsageError('--out is required');
   if (!opts.out.toLowerCase().endsWith('.zip')) throw new UsageError(`--out must name a .zip file, got '${opts.out}'`);
@@ -52,7 +56,7 @@ export function parseSynthArgs(argv: string[]): SynthOptions {
 
 /** Runs the command; returns the exit code (0 done, 2 usage error, 1 failure). */
 export async function synthCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  if (wantsHelp(argv)) {
     console.log(SYNTH_USAGE);
     return 0;
   }
@@ -72,7 +76,9 @@ export async function synthCommand(argv: string[]): Promise<number> {
     const statuses = [...byStatus].map(([s, n]) => `${n} ${s}`).join(', ');
     const patients = new Set(m.instances.map((i) => i.patientId)).size;
     console.log(
-      `dicomflow synth: wrote ${opts.out}: ${m.entries.length} entries (${statuses}), ${m.instances.length} instances in ${m.series.length} series of ${patients} patients, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      `dicomflow synth: wrote ${opts.out}: ${plural(m.entries.length, 'entry', 'entries')} (${statuses}), ` +
+        `${plural(m.instances.length, 'instance')} in ${plural(m.series.length, 'series', 'series')} of ${plural(patients, 'patient')}, ` +
+        `${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
     return 0;
   } catch (e) {

@@ -147,7 +147,7 @@ test('downloads a zip, verifies sha256, and a second run returns at once without
 });
 
 test('follows a chain of redirects (absolute, root-relative, relative)', async () => {
-  const result = await new MockActivityEnvironment().run(download, { url: `${base}/hop1`, outDir: dir });
+  const result = (await new MockActivityEnvironment().run(download, { url: `${base}/hop1`, outDir: dir })) as Awaited<ReturnType<typeof download>>;
   expect(result.sha256).toBe(zipSha);
   expect(seen.map((s) => s.url)).toEqual(['/hop1', '/hop2', '/hop3', '/ok?sig=x']);
 });
@@ -219,10 +219,10 @@ test('a server that ignores Range gets a clean restart from byte 0', async () =>
   first.on('heartbeat', (d: DownloadProgress) => (last = d));
   await failureOf(first.run(download, { url: `${base}/drop-no-range`, outDir: dir }));
   expect(last?.bytes).toBeGreaterThan(0);
-  const result = await new MockActivityEnvironment({ heartbeatDetails: last }).run(download, {
+  const result = (await new MockActivityEnvironment({ heartbeatDetails: last }).run(download, {
     url: `${base}/drop-no-range`,
     outDir: dir,
-  });
+  })) as Awaited<ReturnType<typeof download>>;
   expect(seen[1].range).toBe(`bytes=${last!.bytes}-`);
   expect(result.sha256).toBe(zipSha);
   expect(fs.readFileSync(zipPathIn(dir)).equals(zipBytes)).toBe(true);
@@ -247,7 +247,7 @@ test('sha256 mismatch is non-retryable and leaves no file behind', async () => {
 test('a source.zip already there with another sha256 is downloaded again', async () => {
   fs.mkdirSync(path.join(dir, 'download'));
   fs.writeFileSync(zipPathIn(dir), Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(10)]));
-  const result = await new MockActivityEnvironment().run(download, { url: `${base}/ok`, outDir: dir, sha256: zipSha });
+  const result = (await new MockActivityEnvironment().run(download, { url: `${base}/ok`, outDir: dir, sha256: zipSha })) as Awaited<ReturnType<typeof download>>;
   expect(result.sha256).toBe(zipSha);
   expect(seen).toHaveLength(1);
 });

@@ -57,7 +57,7 @@ test('extracts a zip: manifest in source order, candidate batches, heartbeats wi
   const env = new MockActivityEnvironment();
   const beats: ExtractHeartbeat[] = [];
   env.on('heartbeat', (d: ExtractHeartbeat) => beats.push(d));
-  const result = await env.run(extract, input());
+  const result = (await env.run(extract, input())) as Awaited<ReturnType<typeof extract>>;
 
   expect(result).toMatchObject({ entries: 33, candidates: 29, skipped: 4, refused: 0, batchCount: 6 });
   const ws = workspace(outDir);
@@ -92,7 +92,7 @@ test('a completed extraction is only counted again: nothing rewritten, the sourc
 test('a new batchSize on a completed extraction re-splits the manifest without re-extracting', async () => {
   await new MockActivityEnvironment().run(extract, input());
   const extractedBefore = identities(workspace(outDir).extractedDir);
-  const result = await new MockActivityEnvironment().run(extract, input({ batchSize: 10 }));
+  const result = (await new MockActivityEnvironment().run(extract, input({ batchSize: 10 }))) as Awaited<ReturnType<typeof extract>>;
   expect(result.batchCount).toBe(3);
   expect(fs.existsSync(workspace(outDir).candidateBatch(3))).toBe(false);
   expect(identities(workspace(outDir).extractedDir)).toEqual(extractedBefore);
@@ -150,7 +150,7 @@ test('cancelled mid-run, then retried with the last heartbeat, it ends with the 
   expect(last!.entryIndex).toBeLessThan(33); // stopped before the end
   expect(fs.existsSync(workspace(outDir).entriesManifest)).toBe(false);
 
-  const result = await new MockActivityEnvironment({ heartbeatDetails: last }).run(extract, input());
+  const result = (await new MockActivityEnvironment({ heartbeatDetails: last }).run(extract, input())) as Awaited<ReturnType<typeof extract>>;
   expect(result.entries).toBe(33);
   expect(fs.readFileSync(workspace(outDir).entriesManifest, 'utf8').split(outDir).join('<OUT>')).toBe(reference);
 });

@@ -43,9 +43,9 @@ test('the URL of a payload has no password; a worker that has none for it fails 
   const { outDir, full, redacted } = await freshRun();
   expect(full).toContain(`:${PASSWORD}@`);
   expect(redacted).not.toContain(PASSWORD);
-  const failure = await quiet()
+  const failure = (await quiet()
     .run(loadDatabase, { outDir, dbUrl: redacted, runId: 'r1' })
-    .catch((err: unknown) => err as { nonRetryable?: boolean; type?: string; message: string });
+    .catch((err: unknown) => err)) as { nonRetryable?: boolean; type?: string; message: string };
   expect(failure).toMatchObject({ nonRetryable: true, type: 'CatalogPasswordMissing' });
   expect(failure!.message).toMatch(/has no password for it: start it with DICOMFLOW_DB_URL=/);
   expect(failure!.message).not.toContain(PASSWORD);

@@ -6,6 +6,7 @@ import { loadDatabase } from '../../src/activities/load-database';
 import type { LoadCursor } from '../../src/db/load';
 import { workspace } from '../../src/workspace';
 import { instance, outcome, SERIES_CT, writeRun, catalogFactory } from '../db/fixtures';
+import { catalogDialects } from '../helpers/tools';
 
 type Dialect = 'sqlite' | 'postgres';
 const catalogs = catalogFactory();
@@ -38,7 +39,7 @@ async function writeBigRun(outDir: string) {
   await writeRun(outDir, { instances, outcomes, issues });
 }
 
-describe.each<Dialect>(['sqlite', 'postgres'])('loadDatabase on %s', (dialect) => {
+describe.each<Dialect>(catalogDialects())('loadDatabase on %s', (dialect) => {
   test('loads everything, heartbeating a growing cursor; a retry loads nothing twice', async () => {
     const opts = await fresh(dialect);
     await writeBigRun(opts.outDir);

@@ -243,7 +243,7 @@ describe('writeReport on edge inputs', () => {
     const env = new MockActivityEnvironment();
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
-    const r = await env.run(writeReport, { outDir, runId: 'r', source: 's' });
+    const r = (await env.run(writeReport, { outDir, runId: 'r', source: 's' })) as Awaited<ReturnType<typeof writeReport>>;
     expect(r.counts.skipped).toBe(n);
     // The shared helper heartbeats at once, then at most once a second (the worker's keep-alive fills the gaps).
     expect(beats[0]).toEqual({ outcomes: 1 });

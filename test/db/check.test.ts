@@ -2,9 +2,12 @@
 import * as path from 'path';
 import type { Knex } from 'knex';
 import { dbCheck } from '../../src/db/check';
-import { openCatalog } from '../../src/db/catalog';
+import * as fs from 'fs';
+import { connectCatalog, describeDb, openCatalog } from '../../src/db/catalog';
+import { showInstance } from '../../src/cli/show-command';
 import { loadCatalog } from '../../src/db/load';
 import { smallRun, tempDir, writeRun, catalogFactory } from './fixtures';
+import { catalogDialects } from '../helpers/tools';
 
 type Dialect = 'sqlite' | 'postgres';
 const catalogs = catalogFactory();
@@ -31,7 +34,7 @@ function valueAfter(text: string, label: string): string | undefined {
   return line?.slice(line.indexOf(label) + label.length).trim();
 }
 
-describe.each<Dialect>(['sqlite', 'postgres'])('db check on %s', (dialect) => {
+describe.each<Dialect>(catalogDialects())('db check on %s', (dialect) => {
   test('a good catalog passes, with counts and null counts', async () => {
     const opts = await loaded(dialect);
     const { ok, text } = await dbCheck(opts);
@@ -82,6 +85,42 @@ test('no catalog at all is a clear failure, and nothing is created', async () =>
   expect(ok).toBe(false);
   expect(text).toContain(`no catalog at ${path.join(outDir, 'dicom.db')}`);
   expect(require('fs').existsSync(outDir)).toBe(false);
+});
+
+describe.each<Dialect>(catalogDialects())('no catalog on %s', (dialect) => {
+  test('db check and show say there is no catalog and create none', async () => {
+    const opts = await fresh(dialect); // an empty folder, or an empty PostgreSQL database
+    const { ok, text } = await dbCheck(opts);
+    expect(ok).toBe(false);
+    expect(text).not.toContain('DB CHECK OK');
+    expect(text).not.toContain('SCHEMA CHECK');
+    const where = dialect === 'sqlite' ? path.join(opts.outDir, 'dicom.db') : describeDb(opts);
+    expect(text.split('\n').pop()!.startsWith(`DB CHECK FAILED: no catalog at ${where}`)).toBe(true);
+    if (dialect === 'postgres') expect(text).toContain(": the database has none of dicomflow's tables");
+
+    const stderr: string[] = [];
+    jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stderr.push(String(chunk));
+      return true;
+    });
+    try {
+      expect(await showInstance('1.2.3', opts)).toBe(1);
+    } finally {
+      jest.restoreAllMocks();
+    }
+    expect(stderr.join('')).toMatch(/^dicomflow: no catalog at /);
+    // nothing was created: no SQLite file, no table in the PostgreSQL database
+    if (dialect === 'sqlite') expect(fs.existsSync(opts.outDir) ? fs.readdirSync(opts.outDir) : []).toEqual([]);
+    else {
+      const db = connectCatalog(opts);
+      try {
+        expect(await db.schema.hasTable('dicom_metadata')).toBe(false);
+        expect(await db.schema.hasTable('knex_migrations')).toBe(false);
+      } finally {
+        await db.destroy();
+      }
+    }
+  });
 });
 
 test('an unreachable PostgreSQL is a failure, not a crash', async () => {

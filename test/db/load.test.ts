@@ -5,6 +5,7 @@ import { catalogTarget, describeDb, openCatalog } from '../../src/db/catalog';
 import { loadCatalog, metaJson, PG_LOAD_LOCK, rowsPerStatement, WAITING_FOR_LOCK, type LoadCursor } from '../../src/db/load';
 import { DICOM_METADATA_COLUMNS, migrationSource } from '../../src/db/migrations';
 import { instance, outcome, SERIES_CR, SERIES_CT, smallRun, STUDY, writeRun, catalogFactory } from './fixtures';
+import { catalogDialects } from '../helpers/tools';
 
 type Dialect = 'sqlite' | 'postgres';
 const catalogs = catalogFactory();
@@ -83,7 +84,7 @@ describe('catalog target', () => {
   });
 });
 
-describe.each<Dialect>(['sqlite', 'postgres'])('%s catalog', (dialect) => {
+describe.each<Dialect>(catalogDialects())('%s catalog', (dialect) => {
   const expectedTypes: Record<Dialect, Record<string, string>> = {
     sqlite: { sop_instance_uid: 'text', slice_thickness: 'float', pixel_spacing_row: 'float', instance_number: 'integer', rows: 'integer', file_size: 'bigint', meta: 'json', study_date: 'text' },
     postgres: { sop_instance_uid: 'text', slice_thickness: 'double precision', pixel_spacing_row: 'double precision', instance_number: 'integer', rows: 'integer', file_size: 'bigint', meta: 'jsonb', study_date: 'text' },

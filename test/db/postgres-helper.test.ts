@@ -1,8 +1,9 @@
-/** The throw-away PostgreSQL helper: found where Debian puts it, and a clear failure (not a skip) when absent. */
+/** The throw-away PostgreSQL helper: found where Debian puts it, a clear error naming the install command when absent. */
 import * as fs from 'fs';
 import * as path from 'path';
 import { findPostgresBin } from '../helpers/postgres';
 import { removeTempDirs, tempDir } from './fixtures';
+import { POSTGRES, requireTool } from '../helpers/tools';
 
 afterAll(removeTempDirs);
 
@@ -20,6 +21,7 @@ test('the newest version under the base dir wins, PG_BIN first', () => {
   expect(findPostgresBin({ base, pgBin: path.join(base, '13', 'bin') })).toBe(path.join(base, '13', 'bin'));
 });
 
-test('this machine has a PostgreSQL server for the catalog tests', () => {
-  expect(fs.existsSync(path.join(findPostgresBin(), 'initdb'))).toBe(true);
+const postgres = requireTool(POSTGRES);
+postgres.test('this machine has a PostgreSQL server for the catalog tests', () => {
+  expect(fs.existsSync(path.join(postgres.path(), 'initdb'))).toBe(true);
 });

@@ -14,6 +14,7 @@ import { readDicomFile } from '../../src/dicom/read';
 import type { DicomJson } from '../../src/dicom/types';
 import { writeDicom, type El as WriterEl, type TransferSyntax } from '../../src/dicom/writer';
 import { crossCheckFiles } from './fixtures';
+import { DCMDUMP, requireTool } from '../helpers/tools';
 
 /** Files from the project's own writer too (another encoder than test/dicom/bytes.ts). */
 function writerFiles(): { name: string; bytes: Buffer }[] {
@@ -147,11 +148,10 @@ function compare(dump: DumpSet, ours: DicomJson, path: string, skipNonAsciiText:
   return compared;
 }
 
-test('dcmdump agrees with our headers on varied files', async () => {
-  const probe = spawnSync('dcmdump', ['--version'], { encoding: 'utf8' });
-  if (probe.error) {
-    throw new Error(`dcmdump not found (${probe.error.message}). Install dcmtk: apt-get install -y dcmtk. The cross-check must run, it is not skipped.`);
-  }
+const dcmdump = requireTool(DCMDUMP);
+
+dcmdump.test('dcmdump agrees with our headers on varied files', async () => {
+  const bin = dcmdump.path();
   const dir = mkdtempSync(join(tmpdir(), 'dicom-dcmdump-'));
   const files = [...crossCheckFiles(), ...writerFiles()];
   const mismatches: string[] = [];
@@ -164,13 +164,13 @@ test('dcmdump agrees with our headers on varied files', async () => {
     expect([f.name, r.code]).toEqual([f.name, 'OK']);
     let text: string;
     let utf8 = true;
-    const withU8 = spawnSync('dcmdump', ['-q', '-Un', '+L', '+U8', path], { encoding: 'utf8' });
+    const withU8 = spawnSync(bin, ['-q', '-Un', '+L', '+U8', path], { encoding: 'utf8' });
     if (withU8.status === 0 && !/^F:/m.test(withU8.stdout + withU8.stderr)) {
       text = withU8.stdout;
       converted++;
     } else {
       utf8 = false;
-      text = execFileSync('dcmdump', ['-q', '-Un', '+L', path], { encoding: 'latin1' });
+      text = execFileSync(bin, ['-q', '-Un', '+L', path], { encoding: 'latin1' });
     }
     const n = compare(parseDump(text), r.meta!, `${f.name}: `, !utf8, mismatches);
     expect([f.name, n > 15]).toEqual([f.name, true]);

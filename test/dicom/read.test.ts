@@ -104,7 +104,7 @@ describe('classification codes', () => {
   const seen = new Set<string>();
   afterAll(() => {
     // every file-level invalid/valid code of the reader is triggered by a fixture here
-    const expected = ['OK', 'EMPTY_FILE', 'NOT_DICOM', 'BAD_FILE_META', 'UNSUPPORTED_TRANSFER_SYNTAX', 'PARSE_ERROR', 'TRUNCATED', 'MISSING_SOP_INSTANCE_UID', 'MISSING_STUDY_INSTANCE_UID', 'MISSING_SERIES_INSTANCE_UID', 'READ_ERROR'];
+    const expected = ['OK', 'EMPTY_FILE', 'NOT_DICOM', 'BAD_FILE_META', 'UNSUPPORTED_TRANSFER_SYNTAX', 'PARSE_ERROR', 'TRUNCATED', 'MISSING_SOP_INSTANCE_UID', 'MISSING_STUDY_INSTANCE_UID', 'MISSING_SERIES_INSTANCE_UID', 'MISSING_PIXEL_DATA', 'MISSING_IMAGE_SIZE', 'READ_ERROR'];
     for (const code of expected) expect(CODES).toHaveProperty(code);
     expect([...seen].sort()).toEqual([...expected].sort());
   });
@@ -180,6 +180,40 @@ describe('classification codes', () => {
     expect((await classify('empty-sop.dcm', dicomFile(ctElements({ sop: { tag: 0x00080018, vr: 'UI', value: '' } })))).code).toBe('MISSING_SOP_INSTANCE_UID');
     expect((await classify('no-study.dcm', dicomFile(ctElements({ study: null }), { ts: IMPLICIT_LE }))).code).toBe('MISSING_STUDY_INSTANCE_UID');
     expect((await classify('no-series.dcm', dicomFile(ctElements({ series: { tag: 0x0020000e, vr: 'UI', value: '\0\0' } })))).code).toBe('MISSING_SERIES_INSTANCE_UID');
+  });
+  test('an image file cut cleanly after Series Number (no Rows, Columns or Pixel Data) is MISSING_PIXEL_DATA', async () => {
+    const seriesNumber: El = { tag: 0x00200011, vr: 'IS', value: '1' };
+    const cutAfterSeriesNumber = ctElements({}, [seriesNumber]).filter((e) => e.tag >>> 0 <= 0x00200011);
+    expect(cutAfterSeriesNumber[cutAfterSeriesNumber.length - 1].tag).toBe(0x00200011);
+    for (const ts of SYNTAXES) {
+      const r = await classify(`cut-after-series-number-${ts}.dcm`, dicomFile(cutAfterSeriesNumber, { ts }));
+      expect(r).toMatchObject({ status: 'invalid', code: 'MISSING_PIXEL_DATA' });
+      expect(r.message).toBe('CT Image Storage without Pixel Data (7FE0,0010), Float Pixel Data (7FE0,0008) or Double Float Pixel Data (7FE0,0009)');
+    }
+    // the same file from a head that ends right where Pixel Data would start: still judged on the whole file
+    const whole = dicomFile(cutAfterSeriesNumber, { ts: EXPLICIT_LE });
+    expect(readDicomBytes(whole, whole.length).code).toBe('MISSING_PIXEL_DATA');
+    // Pixel Data alone is not enough: Rows and Columns are required too
+    const noRows = await classify('no-rows.dcm', dicomFile(ctElements({ rows: null })));
+    expect(noRows).toMatchObject({ status: 'invalid', code: 'MISSING_IMAGE_SIZE', message: 'CT Image Storage without Rows (0028,0010)' });
+    expect((await classify('no-size.dcm', dicomFile(ctElements({ rows: null, columns: null }), { ts: IMPLICIT_LE }))).message).toBe(
+      'CT Image Storage without Rows (0028,0010) and Columns (0028,0011)',
+    );
+  });
+  test('Pixel Data is found by its element header alone, and only image SOP classes need it', async () => {
+    // a huge declared Pixel Data is never read: the header of (7FE0,0010) is enough
+    const big = dicomFile(ctElements({ pixels: { tag: 0x7fe00010, vr: 'OW', value: new Uint8Array(4 * HEAD_BYTES) } }), { ts: EXPLICIT_LE });
+    expect(readDicomBytes(big.subarray(0, 2048), big.length).code).toBe('OK');
+    // Float Pixel Data (a parametric map) counts as pixel data
+    const floatPixels = ctElements({ sopClass: { tag: 0x00080016, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.30' }, pixels: { tag: 0x7fe00008, vr: 'OF', value: new Uint8Array(64) } });
+    expect((await classify('float-pixels.dcm', dicomFile(floatPixels))).code).toBe('OK');
+    // not an image SOP class (Basic Text SR, a Raw Data object): no Pixel Data is fine
+    for (const [name, uid] of [['sr', '1.2.840.10008.5.1.4.1.1.88.11'], ['raw', '1.2.840.10008.5.1.4.1.1.66']]) {
+      const els = ctElements({ sopClass: { tag: 0x00080016, vr: 'UI', value: uid }, rows: null, columns: null, pixels: null });
+      expect((await classify(`${name}-no-pixels.dcm`, dicomFile(els))).code).toBe('OK');
+    }
+    // no SOP Class UID at all: nothing to judge it by
+    expect((await classify('no-class-no-pixels.dcm', dicomFile(ctElements({ sopClass: null, pixels: null })))).code).toBe('OK');
   });
   test('missing file and unreadable file are READ_ERROR', async () => {
     expect((await readDicomFile(join(dir, 'does-not-exist'))).code).toBe('READ_ERROR');

@@ -10,6 +10,7 @@ import { spawnSync } from 'child_process';
 import * as zlib from 'zlib';
 import * as dicomParser from 'dicom-parser';
 import { El, TransferSyntax, TRANSFER_SYNTAX_UID, writeDicom, formatDS } from '../../src/dicom/writer';
+import { DCMDUMP, requireTool } from '../helpers/tools';
 
 const SYNTAXES: TransferSyntax[] = ['implicit-le', 'explicit-le', 'explicit-be', 'deflated-le'];
 const SOP_CLASS = '1.2.840.10008.5.1.4.1.1.2';
@@ -93,10 +94,7 @@ function parse(buf: Buffer): dicomParser.DataSet {
   }
 }
 
-function dcmdumpPath(): string | null {
-  const r = spawnSync('sh', ['-c', 'command -v dcmdump'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
+const dcmdump = requireTool(DCMDUMP);
 
 let tmp: string;
 beforeAll(() => {
@@ -217,12 +215,10 @@ describe.each(SYNTAXES)('transfer syntax %s', (ts) => {
       });
     }
 
-    test('dcmdump reads the file without warnings', () => {
-      const dcmdump = dcmdumpPath();
-      if (!dcmdump) throw new Error('dcmdump not found: install Debian package dcmtk (apt-get install -y dcmtk)');
+    dcmdump.test('dcmdump reads the file without warnings', () => {
       const file = path.join(tmp, `${ts}-${undefinedLengthSequences}.dcm`);
       fs.writeFileSync(file, buf);
-      const r = spawnSync(dcmdump, ['-M', '+L', file], { encoding: 'latin1' });
+      const r = spawnSync(dcmdump.path(), ['-M', '+L', file], { encoding: 'latin1' });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       expect(r.stdout).toContain(`(0008,0018) UI [${SOP_INSTANCE}]`);
@@ -244,11 +240,13 @@ test('preamble: false writes the bare data set (no preamble, DICM or meta group)
   expect(ds.string('x00080018')).toBe(SOP_INSTANCE);
   expect(ds.elements.x00020000).toBeUndefined();
   expect(buf.includes(Buffer.from('DICM'))).toBe(false);
-  const dcmdump = dcmdumpPath();
-  if (!dcmdump) throw new Error('dcmdump not found: install Debian package dcmtk (apt-get install -y dcmtk)');
+});
+
+dcmdump.test('dcmdump reads the bare data set', () => {
+  const buf = writeDicom(dataset(), { transferSyntax: 'implicit-le', preamble: false });
   const file = path.join(tmp, 'bare.dcm');
   fs.writeFileSync(file, buf);
-  const r = spawnSync(dcmdump, ['-M', file], { encoding: 'latin1' });
+  const r = spawnSync(dcmdump.path(), ['-M', file], { encoding: 'latin1' });
   expect(r.stderr).toBe('');
   expect(r.stdout).toContain(`(0008,0018) UI [${SOP_INSTANCE}]`);
 });

@@ -3,7 +3,8 @@
  * 127.0.0.1, stop and delete on stop(). PostgreSQL refuses to run as root, so when we are root the
  * server runs as the `postgres` user (runuser) in a directory it owns.
  *
- * Missing binaries are an error, not a skip: `apt-get install -y postgresql` (CI does).
+ * Missing binaries are an error here; tests that need the server ask test/helpers/tools.ts (POSTGRES), which skips
+ * them with a one-line notice on a machine without PostgreSQL, and fails them under CI=true.
  */
 import { execFile, execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -21,8 +22,11 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-/** Directory holding initdb/pg_ctl: $PG_BIN, else the newest /usr/lib/postgresql/<version>/bin. */
-export function findPostgresBin(where: { pgBin?: string; base?: string } = { pgBin: process.env.PG_BIN }): string {
+/**
+ * Directory holding initdb/pg_ctl: $PG_BIN, else the newest <base>/<version>/bin, base being $PG_BASE or Debian's
+ * /usr/lib/postgresql (PG_BASE=/nonexistent hides the installed server, to see the tests skip).
+ */
+export function findPostgresBin(where: { pgBin?: string; base?: string } = { pgBin: process.env.PG_BIN, base: process.env.PG_BASE }): string {
   const candidates: string[] = [];
   if (where.pgBin) candidates.push(where.pgBin);
   const base = where.base ?? '/usr/lib/postgresql';
@@ -37,7 +41,7 @@ export function findPostgresBin(where: { pgBin?: string; base?: string } = { pgB
     if (fs.existsSync(path.join(dir, 'initdb')) && fs.existsSync(path.join(dir, 'pg_ctl'))) return dir;
   }
   throw new Error(
-    'PostgreSQL server binaries (initdb, pg_ctl) not found in $PG_BIN or /usr/lib/postgresql/*/bin. ' +
+    `PostgreSQL server binaries (initdb, pg_ctl) not found in $PG_BIN or ${base}/*/bin. ` +
       'Install them with `apt-get install -y postgresql` (the PostgreSQL tests need a real server).',
   );
 }

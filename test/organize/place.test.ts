@@ -109,10 +109,10 @@ test("two runs organizing into one DIR: the later one's same instance is valid a
   ]);
 
   // Both organize at once, each in its own scratch folder.
-  const [a, b]: OrganizeResult[] = await Promise.all([
+  const [a, b] = (await Promise.all([
     new MockActivityEnvironment().run(organize, { outDir, batchCount: 1, runKey: 'run-a' }),
     new MockActivityEnvironment().run(organize, { outDir, batchCount: 1, runKey: 'run-b' }),
-  ]);
+  ])) as OrganizeResult[];
   // Placement is synchronous per file, so which run wins a name is decided file by file; either way no file is
   // replaced, and only z (other bytes) can be a conflict.
   const outcomesA = await readAllJsonLines<OutcomeRecord>(workspace(outDir, 'run-a').outcomes);

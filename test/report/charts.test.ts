@@ -9,6 +9,9 @@ import {
 } from '../../src/report/charts';
 import { svgToPng, defaultFontFiles, DEJAVU_DIR } from '../../src/report/png';
 import { countColour, countDark, decodePng } from './helpers';
+import { DEJAVU_FONTS, requireTool } from '../helpers/tools';
+
+const fonts = requireTool(DEJAVU_FONTS);
 
 const BAR_RGB: [number, number, number] = [0x4a, 0x7b, 0xb7];
 
@@ -98,8 +101,8 @@ describe('svgToPng', () => {
   });
 
   // CI installs the Debian package fonts-dejavu-core so the PNG charts carry their labels.
-  it('draws the labels with DejaVu Sans', () => {
-    if (!fs.existsSync(`${DEJAVU_DIR}/DejaVuSans.ttf`)) throw new Error(`no ${DEJAVU_DIR}/DejaVuSans.ttf: apt-get install fonts-dejavu-core`);
+  fonts.test('draws the labels with DejaVu Sans', () => {
+    expect(fonts.path()).toBe(DEJAVU_DIR);
     expect(defaultFontFiles().length).toBeGreaterThan(0);
     const withText = decodePng(svgToPng(svg, { loadSystemFonts: false }));
     const withoutText = decodePng(svgToPng(svg, { fontFiles: [], loadSystemFonts: false }));

@@ -51,8 +51,11 @@ test.each([
   [['--patients', '2'], /--out is required/],
   [['--patients', 'two', '--out', 'a.zip'], /--patients needs a whole number, got 'two'/],
   [['--patients', '2', '--out', 'a.tar'], /--out must name a \.zip file/],
-  [['--patients', '2', '--out'], /--out needs a file name/],
-  [['--patients', '2', '--out', 'a.zip', '--colour'], /unknown argument '--colour'/],
+  [['--patients', '2', '--out'], /--out needs a value \(X\.zip\)/],
+  [['--patients', '2', '--out', 'a.zip', '--colour'], /unknown flag --colour/],
+  [['--patients', '2', '--out', 'a.zip', '--brokenn'], /unknown flag --brokenn/],
+  [['--patients', '2', '--out', 'a.zip', '--broken=yes'], /--broken takes no value/],
+  [['--patients', '2', '--out', 'a.zip', 'extra'], /synth takes no positional argument, got 'extra'/],
   [['--patients', '0', '--out', 'a.zip'], /patients must be an integer from 1/],
 ])('usage error %j', async (argv, message) => {
   const code = await synthCommand(argv.map((a) => (a === 'a.zip' ? path.join(tmp, 'a.zip') : a)));
@@ -61,9 +64,22 @@ test.each([
   expect(fs.existsSync(path.join(tmp, 'a.zip'))).toBe(false);
 });
 
-test('--help prints the usage and succeeds', async () => {
+test('--help and -h print the usage and succeed', async () => {
   expect(await synthCommand(['--help'])).toBe(0);
-  expect(out.join('\n')).toMatch(/^usage: dicomflow synth --patients N/);
+  expect(await synthCommand(['--patients', '2', '-h'])).toBe(0);
+  expect(out).toHaveLength(2);
+  for (const text of out) {
+    expect(text).toMatch(/^usage: dicomflow synth --patients N/);
+    expect(text).toMatch(/\n {2}--deflate {2,}deflate the DICOM entries too/);
+  }
+});
+
+test('one patient, one series: the summary says so in the singular', async () => {
+  const zip = path.join(tmp, 'one.zip');
+  expect(await synthCommand(['--patients', '1', '--slices', '1', '--size', '16', '--out', zip])).toBe(0);
+  // a CT slice and a radiograph: 2 instances in 2 series of 1 patient
+  expect(out[0]).toMatch(/: 3 entries \(.*\), 2 instances in 2 series of 1 patient, [\d.]+ s$/);
+  expect(out[0]).not.toMatch(/1 patients/);
 });
 
 test('an unwritable output is a failure with a reason, not a crash', async () => {

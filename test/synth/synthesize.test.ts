@@ -12,6 +12,7 @@ import { synthesize, writeSynthFolder, readCentralDirectory, type SynthManifest,
 import { UID_ROOT } from '../../src/synth/random';
 import { CODES } from '../../src/dicom/codes';
 import { readZipFlat, type ZipItem } from './read-zip';
+import { DCMDUMP, requireTool } from '../helpers/tools';
 
 const OPTS = { patients: 3, slices: 5, size: 64, broken: true, seed: 11 };
 const CT_FILE = /^LIDC-IDRI\/LIDC-IDRI-\d{4}\/\d\d-\d\d-\d{4}-NA-CT CHEST-\d{5}\/\d+\.000000-NA-\d{5}\/1-\d{3}\.dcm$/;
@@ -72,10 +73,9 @@ function entry(p: string) {
   return e;
 }
 
+const dcmdumpTool = requireTool(DCMDUMP);
 function dcmdump(args: string[]) {
-  const which = spawnSync('sh', ['-c', 'command -v dcmdump'], { encoding: 'utf8' });
-  if (which.status !== 0) throw new Error('dcmdump not found: install Debian package dcmtk (apt-get install -y dcmtk)');
-  return spawnSync(which.stdout.trim(), args, { encoding: 'latin1' });
+  return spawnSync(dcmdumpTool.path(), args, { encoding: 'latin1' });
 }
 
 test('the same options give a byte-identical zip; another seed gives other bytes and UIDs', async () => {
@@ -317,7 +317,7 @@ test('--broken: every bad case is present with its status and code, and its byte
   expect(parse(data('extra/no-patient-id.dcm')).elements.x00100020.length).toBe(0);
 });
 
-test('dcmdump reads every valid entry without a warning and rejects the truncated ones', () => {
+dcmdumpTool.test('dcmdump reads every valid entry without a warning and rejects the truncated ones', () => {
   const dir = path.join(tmp, 'dump');
   fs.mkdirSync(dir);
   manifest.entries.forEach((e, k) => {
