@@ -105,6 +105,9 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
       const result = await run();
       entry.state = 'done';
       entry.seconds = stageSeconds[name] = (Date.now() - started) / 1000;
+      // Stages side by side (load ∥ report): the one still running is the current one.
+      const other = progress.stages.find((s) => s.state === 'running');
+      if (other) progress.stage = other.stage;
       return result;
     } catch (err) {
       const cause = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
