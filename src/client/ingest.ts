@@ -217,7 +217,7 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
     throw err;
   } finally {
     // The peak memory of this process (its in-process worker and thread pools included), for the log.
-    logEvent(outDir, 'info', 'ingest', 'command ended', { workflowId, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) });
+    logEvent(outDir, 'info', 'ingest', 'command ended', { workflowId, maxRssMB: peakRssMB() });
     await creating?.catch(() => undefined);
     await nativeConnection?.close().catch(() => undefined);
     await connection.close();
@@ -320,4 +320,19 @@ async function watch<T>(workflowId: string, client: Client, result: Promise<T>, 
   };
   const [value] = await Promise.all([result, poll(), liveness()]);
   return value;
+}
+
+/**
+ * This process's peak resident memory in MB: VmHWM of /proc/self/status where there is one. Not getrusage's maxRSS:
+ * on Linux that keeps the high-water mark of the process image before exec, i.e. of whatever forked this command
+ * (a test runner of 500 MB made every command it started look that big).
+ */
+function peakRssMB(): number {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Math.round(Number(hwm[1]) / 1024);
+  } catch {
+    /* not Linux */
+  }
+  return Math.round(process.resourceUsage().maxRSS / 1024);
 }
