@@ -3,6 +3,7 @@
  * the workflows and the tools import them from here. (The DIR layout is in workspace.ts, the record shapes in
  * records.ts, the catalog columns in db/migrations.ts.)
  */
+import type { StageName } from './workflows/types';
 export { STAGES, type StageName } from './workflows/types';
 
 /** The task queue of the workers and the runs, unless --task-queue or DICOMFLOW_TASK_QUEUE says otherwise. */
@@ -31,3 +32,15 @@ export function scratchKey(runId: string): string {
 
 /** What scratchKey gives: an activity refuses any other key (a key is one folder name, never a path). */
 export const SCRATCH_KEY_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,79}(~[0-9a-f]{8})?$/;
+
+/** The stage each activity belongs to (the name the progress line and the workflow's failure use). */
+export const ACTIVITY_STAGE: Record<string, StageName> = {
+  download: 'download',
+  extract: 'extract',
+  validateBatch: 'validate',
+  collectMetadata: 'metadata',
+  readMetadataBatch: 'metadata',
+  organize: 'organize',
+  loadDatabase: 'load',
+  writeReport: 'report',
+};

@@ -5,24 +5,13 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { IoFailure } from '../io/errors';
-import type { StageName } from '../workflows/types';
+import { ACTIVITY_STAGE, type StageName } from '../contract';
 
 export function toApplicationFailure(err: unknown): unknown {
   if (!(err instanceof IoFailure)) return err;
   return err.retryable ? ApplicationFailure.retryable(err.message, err.type) : ApplicationFailure.nonRetryable(err.message, err.type);
 }
 
-/** The stage each activity belongs to (the name the progress line and the workflow's failure use). */
-export const ACTIVITY_STAGE: Record<string, StageName> = {
-  download: 'download',
-  extract: 'extract',
-  validateBatch: 'validate',
-  collectMetadata: 'metadata',
-  readMetadataBatch: 'metadata',
-  organize: 'organize',
-  loadDatabase: 'load',
-  writeReport: 'report',
-};
 
 interface DiskFaultKind {
   type: string;

@@ -7,21 +7,9 @@
  * A stage whose activities ran in a child workflow (many batches) keeps the workflow's figure.
  */
 import type { temporal } from '@temporalio/proto';
-import type { StageName } from '../contract';
+import { ACTIVITY_STAGE, type StageName } from '../contract';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
-
-/** The stage of each activity type (src/activities). */
-const ACTIVITY_STAGE: Record<string, StageName> = {
-  download: 'download',
-  extract: 'extract',
-  validateBatch: 'validate',
-  collectMetadata: 'metadata',
-  readMetadataBatch: 'metadata',
-  organize: 'organize',
-  loadDatabase: 'load',
-  writeReport: 'report',
-};
 
 function millis(ts: temporal.api.history.v1.IHistoryEvent['eventTime']): number | undefined {
   if (!ts || ts.seconds === undefined || ts.seconds === null) return undefined;
