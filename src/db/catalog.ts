@@ -106,15 +106,36 @@ export function connectCatalog(opts: CatalogOptions): Knex {
 // Another worker migrating the same catalog at the same moment: wait and look again.
 const MIGRATION_RACE = /already locked|already exists|duplicate key|database is locked|SQLITE_BUSY/i;
 
+/**
+ * How long a worker waits for another one's migration of the same catalog. A deadline, not a number of tries: on a
+ * loaded machine one SQLite migration behind busy readers took longer than 20 tries (about 10 s).
+ */
+const MIGRATION_WAIT_MS = 60_000;
+/** A migration lock held this long is a stale one (see migrate). */
+const STALE_LOCK_MS = 5_000;
+
 async function migrate(db: Knex): Promise<void> {
+  const deadline = Date.now() + MIGRATION_WAIT_MS;
+  let lockedSince: number | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
       const [, pending] = await db.migrate.list({ migrationSource });
       if (pending.length > 0) await db.migrate.latest({ migrationSource });
       return;
     } catch (err) {
-      if (attempt >= 20 || !MIGRATION_RACE.test(String((err as Error).message))) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 50 * attempt + Math.random() * 50));
+      const message = String((err as Error).message);
+      if (Date.now() > deadline || !MIGRATION_RACE.test(message)) throw err;
+      if (/already locked/i.test(message)) {
+        lockedSince ??= Date.now();
+        // Our migration takes well under a second. A lock held much longer was left by a migration that failed
+        // (SQLite answers SQLITE_BUSY at once to a write it would deadlock on, and knex's unlock can fail the same
+        // way): free it and try again. Racing migrations are safe: each runs in a transaction.
+        if (Date.now() - lockedSince > STALE_LOCK_MS) {
+          await db.migrate.forceFreeMigrationsLock({ migrationSource }).catch(() => undefined);
+          lockedSince = undefined;
+        }
+      } else lockedSince = undefined;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 1000) + Math.random() * 50));
     }
   }
 }
