@@ -57,6 +57,14 @@ export const DEJAVU_FONTS: Tool = {
   locate: () => (fs.existsSync(path.join(DEJAVU_DIR, 'DejaVuSans.ttf')) ? DEJAVU_DIR : null),
 };
 
+export const CHROMIUM: Tool = {
+  name: 'chromium (headless browser for the web page tests)',
+  install: 'apt-get install -y chromium',
+  locate: () => onPath('chromium') ?? onPath('chromium-browser'),
+};
+
+export const DCM2NIIX: Tool = { name: 'dcm2niix', install: 'apt-get install -y dcm2niix', locate: () => onPath('dcm2niix') };
+
 export const isCi = (): boolean => process.env.CI === 'true';
 
 export function missingMessage(tool: Tool): string {
