@@ -10,7 +10,7 @@
  *   2  set 2 (100 patients x 190 slices 64x64), end to end with server and worker up: <= 0.25x the notebook
  *        (with 2 x unzip over set 2 timed beside it as a reference: the floor of creating its 19,200 files)
  *   3  set 1 cold (no Temporal server yet; `dicomflow ingest` starts it), command start to exit: <= 1.0x the notebook
- *   4  header stage alone, page cache warm: readHeaders over set 2's files >= 20,000 files/s
+ *   4  header stage alone, page cache warm: readHeaderBytes over set 2's files >= 20,000 files/s
  *   5  --scale only: 1000 patients x 245 slices 32x32 (~250k files) once, server and worker up: the worker's
  *      peak RSS <= 512 MB, time per file <= 1.2x set 2's, and the largest workflow history far inside Temporal's limit
  *
@@ -219,7 +219,7 @@ async function main(): Promise<number> {
       fs.rmSync(dir, { recursive: true, force: true });
       rows.push({
         id: '4',
-        what: `header stage: readHeaders, ${h.threads} threads, warm cache`,
+        what: `header stage: readHeaderBytes, ${h.threads} threads, warm cache`,
         measured: `${Math.round(h.rate).toLocaleString('en-US')} files/s`,
         target: '>= 20,000 files/s',
         met: h.rate >= 20_000,

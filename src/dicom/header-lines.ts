@@ -5,7 +5,6 @@
  * metadata stage takes over as it is: no file is opened or parsed twice.
  */
 import { readDicomFileSync } from './read';
-import { encodeLines } from '../io/jsonl';
 import { lineWithMeta, type EntryRecord, type MetadataRecord, type ValidateRecord } from '../records';
 
 export interface HeaderLines {
@@ -40,11 +39,46 @@ export interface EncodedHeaders {
   valid: number;
 }
 
-export function encodeHeaderLines(lines: HeaderLines[]): EncodedHeaders {
-  const joined = (list: string[]) => encodeLines(list);
-  const metadata = lines.flatMap((l) => (l.metadata === null ? [] : [l.metadata]));
-  // Buffers of their own (not slices of Node's shared pool), so their memory can move between threads.
-  const own = (b: Buffer) =>
-    b.byteOffset === 0 && b.buffer.byteLength === b.length ? new Uint8Array(b.buffer) : new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
-  return { validate: own(joined(lines.map((l) => l.validate))), metadata: own(joined(metadata)), files: lines.length, valid: metadata.length };
+/**
+ * Reads the entries' headers and encodes their lines as it goes, each file's strings written into two growing
+ * off-heap buffers at once and left to die young: a slice's output never sits on the JS heap waiting for the answer
+ * (with the pool threads' small young generation it outlived scavenges and was copied and promoted: 256-file slices
+ * read at about 60% of the rate the same thread reaches one file at a time).
+ */
+export function readEncodedHeaders(entries: readonly EntryRecord[], bytesPerFile = { validate: 96, metadata: 4096 }): EncodedHeaders {
+  const validate = new ByteSink(entries.length * bytesPerFile.validate);
+  const metadata = new ByteSink(entries.length * bytesPerFile.metadata);
+  let valid = 0;
+  for (const entry of entries) {
+    const lines = headerLines(entry);
+    validate.line(lines.validate);
+    if (lines.metadata !== null) {
+      metadata.line(lines.metadata);
+      valid++;
+    }
+  }
+  return { validate: validate.bytes(), metadata: metadata.bytes(), files: entries.length, valid };
+}
+
+/** UTF-8 lines appended to one off-heap buffer that doubles when full; bytes() is a view on memory of its own. */
+class ByteSink {
+  private buf: Buffer;
+  private at = 0;
+  constructor(initial: number) {
+    // allocUnsafeSlow: not a slice of Node's shared pool, so the memory can move to another thread.
+    this.buf = Buffer.allocUnsafeSlow(Math.max(1, initial));
+  }
+  line(text: string): void {
+    const need = this.at + Buffer.byteLength(text, 'utf8') + 1;
+    if (need > this.buf.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(need, this.buf.length * 2));
+      this.buf.copy(bigger, 0, 0, this.at);
+      this.buf = bigger;
+    }
+    this.at += this.buf.write(text, this.at, 'utf8');
+    this.buf[this.at++] = 10;
+  }
+  bytes(): Uint8Array {
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.at);
+  }
 }

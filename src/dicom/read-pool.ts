@@ -7,7 +7,7 @@
  */
 import type { EntryRecord } from '../records';
 import { compiledScript, poolThreads, ThreadPool } from '../io/thread-pool';
-import { encodeHeaderLines, headerLines, type EncodedHeaders, type HeaderLines, type ReadJob } from './header-lines';
+import { headerLines, readEncodedHeaders, type EncodedHeaders, type HeaderLines, type ReadJob } from './header-lines';
 
 type Answer = HeaderLines[] | EncodedHeaders;
 
@@ -48,6 +48,6 @@ export async function readHeaders(entries: EntryRecord[]): Promise<HeaderLines[]
 /** The same, each slice's validate and metadata lines encoded as UTF-8 bytes (newline-terminated), in order. */
 export async function readHeaderBytes(entries: EntryRecord[]): Promise<EncodedHeaders[]> {
   const p = startReadPool();
-  if (!p || p.size === 0) return [encodeHeaderLines(entries.map(headerLines))];
+  if (!p || p.size === 0) return [readEncodedHeaders(entries)];
   return (await Promise.all(slices(entries, p.size).map((s) => p.run({ entries: s, encode: true })))) as EncodedHeaders[];
 }

@@ -5,8 +5,8 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { headerLines } from '../../src/dicom/header-lines';
-import { readHeaders } from '../../src/dicom/read-pool';
+import { headerLines, readEncodedHeaders } from '../../src/dicom/header-lines';
+import { readHeaderBytes, readHeaders } from '../../src/dicom/read-pool';
 import type { EntryRecord } from '../../src/records';
 import { crossCheckFiles } from './fixtures';
 
@@ -42,4 +42,26 @@ test('concurrent calls each get their own lines', async () => {
   const [ra, rb] = await Promise.all([readHeaders(a), readHeaders(b)]);
   expect(ra).toEqual(a.map(headerLines));
   expect(rb).toEqual(b.map(headerLines));
+});
+
+test('encoded answers (what the validate stage uses) hold the same lines, joined in order, with counts', async () => {
+  const expected = entries.map(headerLines);
+  for (const n of [entries.length, 300, 1, 0]) {
+    const slices = await readHeaderBytes(entries.slice(0, n));
+    const text = (kind: 'validate' | 'metadata') => slices.map((e) => Buffer.from(e[kind]).toString('utf8')).join('');
+    const want = expected.slice(0, n);
+    expect(text('validate')).toBe(want.map((l) => `${l.validate}\n`).join(''));
+    expect(text('metadata')).toBe(want.flatMap((l) => (l.metadata === null ? [] : [`${l.metadata}\n`])).join(''));
+    expect(slices.reduce((k, e) => k + e.files, 0)).toBe(n);
+    expect(slices.reduce((k, e) => k + e.valid, 0)).toBe(want.filter((l) => !l.invalid).length);
+  }
+});
+
+test('encoded lines survive their buffers growing (a first guess of 1 byte a file)', () => {
+  const some = entries.slice(0, 120);
+  const grown = readEncodedHeaders(some, { validate: 1, metadata: 1 });
+  const plain = readEncodedHeaders(some);
+  expect(Buffer.from(grown.validate).equals(Buffer.from(plain.validate))).toBe(true);
+  expect(Buffer.from(grown.metadata).equals(Buffer.from(plain.metadata))).toBe(true);
+  expect(Buffer.from(grown.metadata).toString('utf8').split('\n').length - 1).toBe(grown.valid);
 });
