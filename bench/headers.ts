@@ -9,7 +9,7 @@ import * as path from 'path';
 import { readHeaderBytes } from '../src/dicom/read-pool';
 import { headerLines, type EncodedHeaders, type HeaderLines } from '../src/dicom/header-lines';
 import type { EntryRecord } from '../src/records';
-import { median, warm } from './proc';
+import { median, syncDisks, warm } from './proc';
 
 export interface HeaderResult {
   files: number;
@@ -37,6 +37,9 @@ export async function headerStage(dir: string, rounds: number): Promise<HeaderRe
     .map((d) => path.join(d.parentPath, d.name))
     .sort();
   const entries: EntryRecord[] = files.map((file, i) => ({ i, source: path.relative(dir, file).split(path.sep).join('/'), file, status: null }));
+  // The files were just written: their writeback (and the earlier rows' deletions) would compete with the timed
+  // rounds, as in the end-to-end rows, whose contenders also start after a sync.
+  syncDisks();
   warm(files);
 
   // The reference, in this thread; timed for the notes only (its second pass, so the code is warm).
