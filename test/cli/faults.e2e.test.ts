@@ -9,38 +9,19 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
-import * as os from 'os';
 import * as path from 'path';
 import { Client, Connection } from '@temporalio/client';
-import { synthesize, type SynthManifest } from '../../src/synth';
+import { synthesize } from '../../src/synth';
 import { openCatalog } from '../../src/db/catalog';
-import { runCli } from '../helpers/cli';
+import { cliSandbox, runCli } from '../helpers/cli';
 import { expectMatchesManifest } from '../helpers/dataset';
 
 jest.setTimeout(600_000);
 
-let tmp: string;
-let zip: string;
-let manifest: SynthManifest;
-const outDirs: string[] = [];
-const out = (name: string) => {
-  const dir = path.join(tmp, name);
-  outDirs.push(dir);
-  return dir;
-};
+const box = cliSandbox('dicomflow-faults-', { patients: 6, slices: 30, size: 64, broken: true, seed: 5 });
+const out = box.out;
 // Small batches, one at a time: the run has many steps, so a kill lands in the middle of it.
 const SLOW = ['--batch-size', '4', '--concurrency', '1'];
-
-beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-faults-'));
-  zip = path.join(tmp, 'lidc.zip');
-  manifest = await synthesize({ patients: 6, slices: 30, size: 64, broken: true, seed: 5, out: zip });
-});
-
-afterAll(async () => {
-  for (const dir of outDirs) await runCli(['server', 'stop', '--out', dir]);
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
 
 function serverState(dir: string): { pid: number; port: number } {
   return JSON.parse(fs.readFileSync(path.join(dir, 'temporal', 'server.json'), 'utf8'));
@@ -49,7 +30,7 @@ function serverState(dir: string): { pid: number; port: number } {
 async function expectCatalogOfManifest(dir: string): Promise<void> {
   const knex = await openCatalog({ outDir: dir });
   try {
-    await expectMatchesManifest(knex, dir, manifest);
+    await expectMatchesManifest(knex, dir, box.manifest);
   } finally {
     await knex.destroy();
   }
@@ -57,7 +38,7 @@ async function expectCatalogOfManifest(dir: string): Promise<void> {
 
 test('the same command started twice at once: both exit 0 and there is exactly one run', async () => {
   const dir = out('twice');
-  const [a, b] = await Promise.all([runCli(['ingest', zip, '--out', dir]), runCli(['ingest', zip, '--out', dir])]);
+  const [a, b] = await Promise.all([runCli(['ingest', box.zip, '--out', dir]), runCli(['ingest', box.zip, '--out', dir])]);
   for (const r of [a, b]) {
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     expect(r.stdout).toMatch(/dicomflow run \S+ completed/);
@@ -93,7 +74,7 @@ test('a full output disk: the CLI names the stage and the full path', async () =
     return;
   }
   try {
-    const big = path.join(tmp, 'big.zip');
+    const big = path.join(box.tmp, 'big.zip');
     await synthesize({ patients: 2, slices: 40, size: 512, seed: 9, out: big }); // ~40 MB of files
     const r = await runCli(['ingest', big, '--out', dir]);
     expect(r.code).not.toBe(0);
@@ -110,7 +91,7 @@ test('a full output disk: the CLI names the stage and the full path', async () =
 test('the Temporal server killed mid-run: one line says so and how to resume; the same command finishes the run', async () => {
   const dir = out('server-killed');
   let killedAt = 0;
-  const r = await runCli(['ingest', zip, '--out', dir, ...SLOW], {
+  const r = await runCli(['ingest', box.zip, '--out', dir, ...SLOW], {
     onStdout: (text) => {
       if (!killedAt && /\[(validate|metadata)\] [1-9]/.test(text)) {
         killedAt = Date.now();
@@ -125,7 +106,7 @@ test('the Temporal server killed mid-run: one line says so and how to resume; th
   console.log(`server killed: ${lines[0]} (${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill)`);
   expect(Date.now() - killedAt).toBeLessThan(30_000);
 
-  const again = await runCli(['ingest', zip, '--out', dir, ...SLOW]);
+  const again = await runCli(['ingest', box.zip, '--out', dir, ...SLOW]);
   expect(again.stdout).toMatch(/Resuming the unfinished run/);
   expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: '' });
   await expectCatalogOfManifest(dir);
@@ -134,7 +115,7 @@ test('the Temporal server killed mid-run: one line says so and how to resume; th
 test('the CLI killed mid-run: the re-run resumes the stage within 15 s', async () => {
   const dir = out('cli-killed');
   let done = -1;
-  const killed = await runCli(['ingest', zip, '--out', dir, ...SLOW], {
+  const killed = await runCli(['ingest', box.zip, '--out', dir, ...SLOW], {
     onStdout: (text, child) => {
       const m = /\[validate\] (\d+)\//.exec(text);
       if (m && Number(m[1]) > 0 && done < 0) {
@@ -146,7 +127,7 @@ test('the CLI killed mid-run: the re-run resumes the stage within 15 s', async (
   expect(killed.signal).toBe('SIGKILL');
   const started = Date.now();
   let movedAfter = -1;
-  const resumed = await runCli(['ingest', zip, '--out', dir, ...SLOW], {
+  const resumed = await runCli(['ingest', box.zip, '--out', dir, ...SLOW], {
     onStdout: (text) => {
       if (movedAfter >= 0) return;
       const counts = [...text.matchAll(/\[validate\] (\d+)\//g)].map((m) => Number(m[1]));
@@ -168,7 +149,7 @@ test('a database that is down: the load stage retries, and the progress line say
   await new Promise((r) => closed.close(r));
   const dir = out('db-down');
   let seen = '';
-  const r = await runCli(['ingest', zip, '--out', dir, '--db', `postgres://dicomflow@127.0.0.1:${port}/catalog`], {
+  const r = await runCli(['ingest', box.zip, '--out', dir, '--db', `postgres://dicomflow@127.0.0.1:${port}/catalog`], {
     onStdout: (text, child) => {
       const m = /\[load\][^\n]*attempt \d+, database unreachable: ECONNREFUSED[^\n]*next try in [\d.]+ s[^\n]*/.exec(text);
       if (m && !seen) {

@@ -8,38 +8,18 @@
  */
 import * as fs from 'fs';
 import * as http from 'http';
-import * as os from 'os';
 import * as path from 'path';
 import type { AddressInfo } from 'net';
-import { synthesize, type SynthManifest } from '../../src/synth';
 import { openCatalog } from '../../src/db/catalog';
-import { runCli } from '../helpers/cli';
+import { cliSandbox, runCli } from '../helpers/cli';
 import { expectMatchesManifest } from '../helpers/dataset';
 
 jest.setTimeout(600_000);
 
-let tmp: string;
-let zip: string;
-let manifest: SynthManifest;
-const outDirs: string[] = [];
-const out = (name: string) => {
-  const dir = path.join(tmp, name);
-  outDirs.push(dir);
-  return dir;
-};
+const box = cliSandbox('dicomflow-e2e-', { patients: 8, slices: 30, size: 64, broken: true, seed: 3 });
+const out = box.out;
 // Small batches, one at a time: the run has many steps, so a kill lands in the middle of it.
 const SLOW = ['--batch-size', '4', '--concurrency', '1'];
-
-beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-e2e-'));
-  zip = path.join(tmp, 'lidc.zip');
-  manifest = await synthesize({ patients: 8, slices: 30, size: 64, broken: true, seed: 3, out: zip });
-});
-
-afterAll(async () => {
-  for (const dir of outDirs) await runCli(['server', 'stop', '--out', dir]);
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
 
 async function catalogSnapshot(outDir: string) {
   const knex = await openCatalog({ outDir });
@@ -59,21 +39,21 @@ let reference: Awaited<ReturnType<typeof catalogSnapshot>>;
 
 test('ingest a zip, then the same command again reports the finished run without new rows', async () => {
   const dir = out('plain');
-  const first = await runCli(['ingest', zip, '--out', dir, ...SLOW]);
+  const first = await runCli(['ingest', box.zip, '--out', dir, ...SLOW]);
   expect(first.stderr).toBe('');
   expect(first.code).toBe(0);
   expect(first.stdout).toMatch(/files found \d+: valid \d+, invalid \d+, duplicates \d+, conflicts \d+, skipped \d+, refused \d+/);
   expect(first.stdout).toMatch(/Temporal UI http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/dicomflow-/);
   const knex = await openCatalog({ outDir: dir });
   try {
-    await expectMatchesManifest(knex, dir, manifest);
+    await expectMatchesManifest(knex, dir, box.manifest);
   } finally {
     await knex.destroy();
   }
   reference = await catalogSnapshot(dir);
   const csvBefore = fs.readFileSync(path.join(dir, 'reports', 'validation.csv'));
 
-  const again = await runCli(['ingest', zip, '--out', dir, ...SLOW]);
+  const again = await runCli(['ingest', box.zip, '--out', dir, ...SLOW]);
   expect(again.code).toBe(0);
   expect(again.stdout).toMatch(/already ingested/);
   expect(await catalogSnapshot(dir)).toEqual(reference);
@@ -83,7 +63,7 @@ test('ingest a zip, then the same command again reports the finished run without
 test('ingest from a URL on a local HTTP server', async () => {
   const server = http.createServer((req, res) => {
     if (req.url?.startsWith('/bucket/lidc.zip')) {
-      const body = fs.readFileSync(zip);
+      const body = fs.readFileSync(box.zip);
       res.writeHead(200, { 'Content-Length': body.length, 'Content-Type': 'application/zip' });
       res.end(body);
     } else {
@@ -108,7 +88,7 @@ test('ingest from a URL on a local HTTP server', async () => {
 
 test('a worker killed with SIGKILL mid-run is resumed by running the command again', async () => {
   const dir = out('killed');
-  const killed = await runCli(['ingest', zip, '--out', dir, ...SLOW], {
+  const killed = await runCli(['ingest', box.zip, '--out', dir, ...SLOW], {
     onStdout: (text, child) => {
       if (/\[(validate|metadata)\] [1-9]/.test(text) && !child.killed) child.kill('SIGKILL');
     },
@@ -116,18 +96,18 @@ test('a worker killed with SIGKILL mid-run is resumed by running the command aga
   expect(killed.signal).toBe('SIGKILL');
   expect(killed.stdout).not.toMatch(/completed/);
 
-  const resumed = await runCli(['ingest', zip, '--out', dir, ...SLOW]);
+  const resumed = await runCli(['ingest', box.zip, '--out', dir, ...SLOW]);
   expect(resumed.stdout).toMatch(/Resuming the unfinished run/);
   expect(resumed.code).toBe(0);
   expect(await catalogSnapshot(dir)).toEqual(reference);
 });
 
 test('unusable sources fail at once with a one-line reason', async () => {
-  const missing = await runCli(['ingest', path.join(tmp, 'nope.zip'), '--out', out('bad1')]);
+  const missing = await runCli(['ingest', path.join(box.tmp, 'nope.zip'), '--out', out('bad1')]);
   expect(missing.code).not.toBe(0);
   expect(missing.stderr.trim()).toMatch(/^dicomflow: source not found: .*nope\.zip$/);
 
-  const text = path.join(tmp, 'notes.zip');
+  const text = path.join(box.tmp, 'notes.zip');
   fs.writeFileSync(text, 'hello');
   const notZip = await runCli(['ingest', text, '--out', out('bad2')]);
   expect(notZip.code).not.toBe(0);
