@@ -138,7 +138,9 @@ async function qido(req: http.IncomingMessage, res: http.ServerResponse, url: UR
   const query = parseQuery(url.searchParams, level);
   const { rows, more } = await search(ctx.db, ctx.dialect, query, scope, base);
   const warnings: string[] = [];
-  if (query.ignored.length) warnings.push(`299 dicomflow "The following query parameters are not supported and were ignored: ${query.ignored.join(', ').replace(/"/g, "'")}"`);
+  // (a header value: printable ASCII only, and short)
+  const named = query.ignored.join(', ').replace(/[^\x20-\x7e]|"/g, '?').slice(0, 300);
+  if (query.ignored.length) warnings.push(`299 dicomflow "The following query parameters are not supported and were ignored: ${named}"`);
   if (more) warnings.push('299 dicomflow "The number of results exceeded the limit of this answer. Additional results can be requested with offset."');
   for (const w of warnings) res.appendHeader('warning', w);
   sendJson(res, rows, JSON_TYPE);

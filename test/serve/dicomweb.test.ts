@@ -206,6 +206,7 @@ describe.each(catalogDialects())('DICOMweb on a %s catalog', (dialect) => {
     const warn = await fetch(`${base}/dicomweb/studies?NoSuchKeyword=1`);
     expect(warn.status).toBe(200);
     expect(warn.headers.get('warning')).toMatch(/NoSuchKeyword/);
+    expect((await fetch(`${base}/dicomweb/studies?Gr%C3%BC%C3%9Fe%22=1`)).status).toBe(200); // named in the header as ASCII
     const bad = await fetch(`${base}/dicomweb/studies?StudyDate=yesterday`);
     expect(bad.status).toBe(400);
     expect(await bad.text()).toMatch(/StudyDate|00080020/);
