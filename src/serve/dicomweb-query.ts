@@ -161,7 +161,7 @@ export function parseQuery(params: URLSearchParams, level: Level): Query {
 
 type Dialect = 'sqlite' | 'postgres';
 
-interface Sql {
+export interface Sql {
   text: string;
   bindings: unknown[];
 }
@@ -308,10 +308,9 @@ export interface SearchResult {
 
 /** Runs a QIDO search. `base` is the DICOMweb root URL for RetrieveURL (e.g. http://host:port/dicomweb). */
 export async function search(db: Knex, dialect: Dialect, q: Query, scope: Scope, base: string): Promise<SearchResult> {
-  const active = [...q.match].filter(([, v]) => v.trim() !== '');
-  if (q.level === 'study') return searchStudies(db, dialect, q, active, base);
-  if (q.level === 'series') return searchSeries(db, dialect, q, active, scope, base);
-  return searchInstances(db, dialect, q, active, scope, base);
+  if (q.level === 'study') return searchStudies(db, dialect, q, base);
+  if (q.level === 'series') return searchSeries(db, dialect, q, scope, base);
+  return searchInstances(db, dialect, q, activeKeys(q), scope, base);
 }
 
 /** Study-level column keys as a membership test: the study has an instance meeting them all. */
@@ -322,7 +321,9 @@ function studyMembership(dialect: Dialect, keys: [string, string][]): Sql | null
   return { text: `study_instance_uid IN (SELECT study_instance_uid FROM dicom_metadata WHERE ${inner.text})`, bindings: inner.bindings };
 }
 
-async function searchStudies(db: Knex, dialect: Dialect, q: Query, active: [string, string][], base: string): Promise<SearchResult> {
+/** The SQL of a study search (one row per study of the page, plus one to tell whether more follow). */
+export function studySearchSql(dialect: Dialect, q: Query): Sql {
+  const active = activeKeys(q);
   const uidKey = active.filter(([t]) => t === T.StudyInstanceUID);
   // Modality at study level means ModalitiesInStudy.
   const member = active.filter(([t]) => t !== T.StudyInstanceUID && COLUMN_KEYS[t] && (STUDY_LEVEL_COLUMNS.has(t as never) || t === T.Modality));
@@ -333,7 +334,7 @@ async function searchStudies(db: Knex, dialect: Dialect, q: Query, active: [stri
   const w = and(where);
   const mods = dialect === 'postgres' ? `string_agg(DISTINCT modality, ',')` : `group_concat(DISTINCT modality)`;
   const metaWhere = and(onMeta.map(([t, v]) => metaCondition(dialect, 'm.meta', t, v)));
-  const sql = `
+  const text = `
     WITH st AS (
       SELECT study_instance_uid AS study, COUNT(DISTINCT series_instance_uid) AS n_series, COUNT(*) AS n_instances, ${mods} AS modalities
       FROM dicom_metadata WHERE ${w.text} GROUP BY study_instance_uid
@@ -344,7 +345,14 @@ async function searchStudies(db: Knex, dialect: Dialect, q: Query, active: [stri
     ${onMeta.length ? 'JOIN dicom_metadata m ON m.sop_instance_uid = rep.rep_sop' : ''}
     WHERE ${metaWhere.text}
     ORDER BY rep.study LIMIT ? OFFSET ?`;
-  const rows = (await raw(db, dialect, sql, [...w.bindings, ...metaWhere.bindings, q.limit + 1, q.offset])) as StudyRow[];
+  return { text, bindings: [...w.bindings, ...metaWhere.bindings, q.limit + 1, q.offset] };
+}
+
+const activeKeys = (q: Query): [string, string][] => [...q.match].filter(([, v]) => v.trim() !== '');
+
+async function searchStudies(db: Knex, dialect: Dialect, q: Query, base: string): Promise<SearchResult> {
+  const sql = studySearchSql(dialect, q);
+  const rows = (await raw(db, dialect, sql.text, sql.bindings)) as StudyRow[];
   const more = rows.length > q.limit;
   const page = rows.slice(0, q.limit);
   const metas = await metasOf(db, page.map((r) => r.rep_sop));
@@ -365,7 +373,9 @@ async function searchStudies(db: Knex, dialect: Dialect, q: Query, active: [stri
   };
 }
 
-async function searchSeries(db: Knex, dialect: Dialect, q: Query, active: [string, string][], scope: Scope, base: string): Promise<SearchResult> {
+/** The SQL of a series search (one row per series of the page, plus one). */
+export function seriesSearchSql(dialect: Dialect, q: Query, scope: Scope): Sql {
+  const active = activeKeys(q);
   const where: Sql[] = [];
   if (scope.study !== undefined) where.push({ text: 'study_instance_uid = ?', bindings: [scope.study] });
   // Series-level columns (SeriesInstanceUID, Modality) on the rows; study-level ones as study membership.
@@ -375,18 +385,24 @@ async function searchSeries(db: Knex, dialect: Dialect, q: Query, active: [strin
   const onMeta = active.filter(([t]) => !COLUMN_KEYS[t]);
   const w = and(where);
   const metaWhere = and(onMeta.map(([t, v]) => metaCondition(dialect, 'm.meta', t, v)));
-  const sql = `
+  // Grouped in the covering index's order (study, series): no sort, no row read.
+  const text = `
     WITH se AS (
-      SELECT series_instance_uid AS series, MIN(study_instance_uid) AS study, COUNT(*) AS n_instances
-      FROM dicom_metadata WHERE ${w.text} GROUP BY series_instance_uid
+      SELECT study_instance_uid AS study, series_instance_uid AS series, COUNT(*) AS n_instances
+      FROM dicom_metadata WHERE ${w.text} GROUP BY study_instance_uid, series_instance_uid
     ), rep AS (
-      SELECT se.*, (SELECT d.sop_instance_uid FROM dicom_metadata d WHERE d.series_instance_uid = se.series LIMIT 1) AS rep_sop FROM se
+      SELECT se.*, (SELECT d.sop_instance_uid FROM dicom_metadata d WHERE d.study_instance_uid = se.study AND d.series_instance_uid = se.series LIMIT 1) AS rep_sop FROM se
     )
     SELECT rep.series, rep.study, rep.n_instances, rep.rep_sop FROM rep
     ${onMeta.length ? 'JOIN dicom_metadata m ON m.sop_instance_uid = rep.rep_sop' : ''}
     WHERE ${metaWhere.text}
     ORDER BY rep.study, rep.series LIMIT ? OFFSET ?`;
-  const rows = (await raw(db, dialect, sql, [...w.bindings, ...metaWhere.bindings, q.limit + 1, q.offset])) as SeriesRow[];
+  return { text, bindings: [...w.bindings, ...metaWhere.bindings, q.limit + 1, q.offset] };
+}
+
+async function searchSeries(db: Knex, dialect: Dialect, q: Query, scope: Scope, base: string): Promise<SearchResult> {
+  const sql = seriesSearchSql(dialect, q, scope);
+  const rows = (await raw(db, dialect, sql.text, sql.bindings)) as SeriesRow[];
   const more = rows.length > q.limit;
   const page = rows.slice(0, q.limit);
   const metas = await metasOf(db, page.map((r) => r.rep_sop));
