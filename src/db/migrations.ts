@@ -126,8 +126,34 @@ const catalog001: Migration = {
   },
 };
 
+/**
+ * The study-level index of `dicomflow serve` (DICOMweb QIDO, the study browser): study, series, modality, patient and
+ * date in one index, so listing studies with their series/instance counts and modalities reads the index alone, not
+ * 250,000 rows with their headers. It replaces the study index (its first column), so a load keeps the same number
+ * of indexes to maintain.
+ */
+const serveIndexes002: Migration = {
+  async up(knex) {
+    await knex.schema.alterTable('dicom_metadata', (t) => {
+      t.index(['study_instance_uid', 'series_instance_uid', 'modality', 'patient_id', 'study_date'], 'dicom_metadata_study_cover_idx');
+    });
+    await knex.schema.alterTable('dicom_metadata', (t) => {
+      t.dropIndex(['study_instance_uid'], 'dicom_metadata_study_idx');
+    });
+  },
+  async down(knex) {
+    await knex.schema.alterTable('dicom_metadata', (t) => {
+      t.index(['study_instance_uid'], 'dicom_metadata_study_idx');
+    });
+    await knex.schema.alterTable('dicom_metadata', (t) => {
+      t.dropIndex([], 'dicom_metadata_study_cover_idx');
+    });
+  },
+};
+
 const MIGRATIONS: Record<string, Migration> = {
   '001_catalog': catalog001,
+  '002_serve_indexes': serveIndexes002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

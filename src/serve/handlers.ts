@@ -1,0 +1,8 @@
+/**
+ * The areas of `dicomflow serve`, in the order the server tries them: DICOMweb under /dicomweb first, then the study
+ * browser and the viewer. One list, so the command and the tests mount the same site.
+ */
+import type { Handler } from './http';
+import { dicomwebHandler } from './dicomweb';
+
+export const serveHandlers: Handler[] = [dicomwebHandler];
