@@ -33,17 +33,25 @@ export function readFileDataset(file: string): FileDataset {
 
 export function readDatasetBytes(buf: Buffer, name = 'file'): FileDataset {
   const hasDicm = buf.length >= 132 && buf.toString('latin1', 128, 132) === 'DICM';
-  if (!hasDicm) throw new UnreadableFile(`${name}: no DICM marker (only files with a file meta group are exported)`);
-  const meta = parseDataSet(makeCtx(buf, buf.length, { littleEndian: true, explicitVr: true }), 132, buf.length, 0, false, { onlyGroup: 2 });
-  const tsEl = meta.elements.find((e) => e.tag === 0x00020010);
-  const ts = tsEl ? buf.toString('latin1', tsEl.valueOffset, tsEl.valueOffset + tsEl.length).replace(/[\0\s]+$/, '') : '';
+  let ts: string;
+  let metaEnd: number;
+  if (hasDicm || (buf.length >= 8 && buf[0] === 0x02 && buf[1] === 0x00)) {
+    const meta = parseDataSet(makeCtx(buf, buf.length, { littleEndian: true, explicitVr: true }), hasDicm ? 132 : 0, buf.length, 0, false, { onlyGroup: 2 });
+    const tsEl = meta.elements.find((e) => e.tag === 0x00020010);
+    ts = tsEl ? buf.toString('latin1', tsEl.valueOffset, tsEl.valueOffset + tsEl.length).replace(/[\0\s]+$/, '') : TRANSFER_SYNTAX.implicitLittle;
+    metaEnd = meta.end;
+  } else if (buf.length >= 8 && buf[0] === 0x08 && buf[1] === 0x00) {
+    // A bare data set (no preamble, no file meta), as ingest accepts it: explicit VR when a VR follows the tag.
+    ts = /^[A-Z]{2}$/.test(buf.toString('latin1', 4, 6)) ? TRANSFER_SYNTAX.explicitLittle : TRANSFER_SYNTAX.implicitLittle;
+    metaEnd = 0;
+  } else throw new UnreadableFile(`${name}: not a DICOM file`);
   let data: Buffer = buf;
-  let start = meta.end;
+  let start = metaEnd;
   let syntax = { littleEndian: true, explicitVr: true };
   if (ts === TRANSFER_SYNTAX.implicitLittle) syntax = { littleEndian: true, explicitVr: false };
   else if (ts === TRANSFER_SYNTAX.explicitBig) syntax = { littleEndian: false, explicitVr: true };
   else if (ts === TRANSFER_SYNTAX.deflated) {
-    data = inflateRawSync(buf.subarray(meta.end));
+    data = inflateRawSync(buf.subarray(metaEnd));
     start = 0;
   }
   const ds = parseDataSet(makeCtx(data, data.length, syntax), start, data.length, 0, false);
