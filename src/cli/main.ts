@@ -81,6 +81,7 @@ const COMMANDS: Record<string, Command> = {
       'key-file': { value: 'F', help: 'the secret key (32 random bytes, base64); default DIR/export-keys/export.key, made once' },
       'allow-burned-in': { help: 'also export instances that may carry burned-in text (withheld otherwise)' },
       'dry-run': { help: 'print the series, instances and bytes the selection holds; export nothing' },
+      'batch-size': { value: 'N', help: 'instances per batch activity, whole series (default: sized by work)' },
       concurrency: { value: 'N', help: 'batch activities in flight (default: cores)' },
       'task-queue': { value: 'Q', help: 'task queue (external clusters)' },
     },
@@ -99,6 +100,7 @@ const COMMANDS: Record<string, Command> = {
         allowBurnedIn: flags['allow-burned-in'] === true,
         dryRun: flags['dry-run'] === true,
         concurrency: int(flags, 'concurrency'),
+        batchSize: int(flags, 'batch-size'),
         taskQueue: str(flags, 'task-queue'),
         selection: {
           modality: csv('modality'),

@@ -41,6 +41,8 @@ export interface ExportOptions {
   selection: Selection;
   concurrency?: number;
   taskQueue?: string;
+  /** Instances per batch activity (whole series). */
+  batchSize?: number;
 }
 
 const print = (line: string) => process.stdout.write(line + '\n');
@@ -81,7 +83,8 @@ export function buildRequest(opts: ExportOptions): ExportRequest {
   for (const k of ['modality', 'patients', 'series'] as const) if (selection[k]) selection[k] = [...new Set(selection[k])].sort();
   const identity = JSON.stringify({ outDir, db: redactDbUrl(opts.dbUrl) ?? null, to, format, deidentify: !!opts.deidentify, options, allowBurnedIn: !!opts.allowBurnedIn, selection, key: fingerprint });
   const exportId = createHash('sha256').update(identity).digest('hex').slice(0, 20);
-  return { exportId, to, format, deidentify: !!opts.deidentify, profileOptions: options as ProfileOption[], keyFile, keyDir, allowBurnedIn: !!opts.allowBurnedIn, selection };
+  // The batch size is not part of the id: it changes how the work is cut, never what is written.
+  return { exportId, to, format, deidentify: !!opts.deidentify, profileOptions: options as ProfileOption[], keyFile, keyDir, allowBurnedIn: !!opts.allowBurnedIn, selection, batchInstances: opts.batchSize };
 }
 
 export async function runExport(opts: ExportOptions): Promise<number> {

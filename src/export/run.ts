@@ -36,6 +36,8 @@ export interface ExportRequest {
   keyDir?: string;
   allowBurnedIn: boolean;
   selection: Selection;
+  /** Instances per batch (whole series; --batch-size), instead of the work-sized default. */
+  batchInstances?: number;
 }
 
 export interface ExportPlan {
@@ -124,7 +126,7 @@ export async function planExport(outDir: string, exportKey: string, db: Knex): P
     current.push({ series, files });
     instances += files.length;
     bytes += files.reduce((n, f) => n + f.fileSize, 0);
-    if (instances >= BATCH_INSTANCES || bytes >= BATCH_BYTES) {
+    if (instances >= (request.batchInstances ?? BATCH_INSTANCES) || bytes >= BATCH_BYTES) {
       batches.push(current);
       current = [];
       instances = bytes = 0;
@@ -251,7 +253,14 @@ function exportDicomSeries(outDir: string, request: ExportRequest, item: BatchSe
       outcome.instances++;
       outcome.bytes += fs.statSync(dest).size;
     } else {
-      const result = deidentify(readFileDataset(source), pseudo, { options: new Set(request.profileOptions), allowBurnedIn: request.allowBurnedIn });
+      let result: ReturnType<typeof deidentify>;
+      try {
+        result = deidentify(readFileDataset(source), pseudo, { options: new Set(request.profileOptions), allowBurnedIn: request.allowBurnedIn });
+      } catch (err) {
+        // A file ingest took but this reader cannot rewrite: withheld, said in the manifest, never half-written.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOSPC') throw err;
+        result = { kind: 'withheld', reason: `not rewritable: ${(err as Error).message ?? String(err)}` };
+      }
       if (result.kind === 'withheld') {
         outcome.withheld++;
         reasons.add(result.reason);
@@ -268,7 +277,7 @@ function exportDicomSeries(outDir: string, request: ExportRequest, item: BatchSe
   for (const [from, to] of [...mapped].sort()) if (!already.has(from)) outcome.mapping.push(['uid', from, to]);
   if (outcome.instances === 0 && outcome.withheld > 0) {
     outcome.status = 'withheld';
-    outcome.code = 'BURNED_IN_RISK';
+    outcome.code = [...reasons].every((r) => r.startsWith('not rewritable')) ? 'NOT_REWRITABLE' : 'BURNED_IN_RISK';
   }
   if (reasons.size) outcome.reason = [...reasons].join('; ');
   return outcome;
