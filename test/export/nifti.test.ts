@@ -101,6 +101,8 @@ dcm2niix.test('the affine and the voxels equal what dcm2niix writes for the same
     const { files, volume } = volumeOf(o);
     for (const f of files) fs.writeFileSync(path.join(dir, 'dicom', f.name), f.bytes);
     execFileSync(dcm2niix.path(), ['-z', 'y', '-b', 'n', '-f', 'ref', '-o', dir, path.join(dir, 'dicom')], { stdio: 'pipe' });
+    const written = fs.readdirSync(dir).filter((f) => f.startsWith('ref') && f.endsWith('.nii.gz'));
+    expect(written).toContain('ref.nii.gz');
     const ref = read(fs.readFileSync(path.join(dir, 'ref.nii.gz')));
     const ours = read(volume.bytes);
     expect(ours.header.dims.slice(0, 4)).toEqual(ref.header.dims.slice(0, 4));
