@@ -13,7 +13,12 @@
  * A series that cannot form one volume (compressed Pixel Data, several frames, colour, mixed sizes or orientations,
  * slices not evenly spaced, duplicate positions) is refused with a reason.
  */
-import { gzipSync } from 'zlib';
+import { gzip } from 'zlib';
+import { promisify } from 'util';
+
+const gzipAsync = promisify(gzip);
+/** Lets timers (the activity's heartbeats) run between slices. */
+const tick = () => new Promise<void>((r) => setImmediate(r));
 import type { El } from '../dicom/writer';
 import { find, textOf, type FileDataset } from './dataset';
 
@@ -110,12 +115,14 @@ export interface Volume {
  * read twice (geometry and value range, then the voxels in slice order) so only the output volume is held whole.
  * Throws Unfit.
  */
-export function buildVolume(count: number, read: (i: number) => FileDataset, modality: string | null): Volume {
+export async function buildVolume(count: number, read: (i: number) => FileDataset, modality: string | null): Promise<Volume> {
   if (count < 2) throw new Unfit('TOO_FEW_SLICES', `${count} slice: a volume needs at least 2`);
   let whole = true;
   let min = Infinity;
   let max = -Infinity;
-  const g = Array.from({ length: count }, (_, i) => {
+  const g: Geometry[] = [];
+  for (let i = 0; i < count; i++) {
+    await tick();
     const s = geometryOf(read(i), i);
     const n = s.rows * s.columns;
     const px = Buffer.from(s.pixels.buffer, s.pixels.byteOffset, s.pixels.byteLength);
@@ -126,8 +133,8 @@ export function buildVolume(count: number, read: (i: number) => FileDataset, mod
       if (v > max) max = v;
     }
     s.pixels = new Uint8Array(0); // held again in the second pass only
-    return s;
-  });
+    g.push(s);
+  }
   const first = g[0];
   const normal = cross(first.rowDir, first.colDir);
   for (const s of g) {
@@ -152,7 +159,8 @@ export function buildVolume(count: number, read: (i: number) => FileDataset, mod
   const int16 = (modality ?? '').toUpperCase() === 'CT' || (whole && min >= -32768 && max <= 32767);
   const size = int16 ? 2 : 4;
   const data = Buffer.alloc(nx * ny * nz * size);
-  order.forEach(({ i }, k) => {
+  for (const [k, { i }] of order.entries()) {
+    await tick();
     const s = geometryOf(read(i), i);
     const px = Buffer.from(s.pixels.buffer, s.pixels.byteOffset, s.pixels.byteLength);
     for (let j = 0; j < ny; j++) {
@@ -164,7 +172,7 @@ export function buildVolume(count: number, read: (i: number) => FileDataset, mod
         else data.writeFloatLE(v, at);
       }
     }
-  });
+  }
   const dc = first.spacing[1]; // column spacing: between neighbours along a row
   const dr = first.spacing[0];
   // LPS affine of voxel (i, j, k) with j flipped, then RAS (x and y negated).
@@ -175,7 +183,7 @@ export function buildVolume(count: number, read: (i: number) => FileDataset, mod
   const affine = lps.map((row, r) => (r < 2 ? row.map((v) => -v) : row));
   const dz = Math.hypot(...sliceVec);
   const header = niftiHeader([nx, ny, nz], [dc, dr, dz], affine, int16 ? 'int16' : 'float32');
-  return { bytes: gzipSync(Buffer.concat([header, data]), { level: 6 }), dims: [nx, ny, nz], pixdim: [dc, dr, dz], affine, datatype: int16 ? 'int16' : 'float32' };
+  return { bytes: await gzipAsync(Buffer.concat([header, data]), { level: 6 }), dims: [nx, ny, nz], pixdim: [dc, dr, dz], affine, datatype: int16 ? 'int16' : 'float32' };
 }
 
 function rawAt(px: Buffer, p: number, s: Geometry): number {

@@ -198,8 +198,8 @@ export async function exportBatch(outDir: string, exportKey: string, batchIndex:
     if (hooks.signal?.aborted) throw hooks.signal.reason ?? new Error('cancelled');
     const outcome =
       request.format === 'nifti'
-        ? exportNifti(outDir, request, item, pseudo)
-        : exportDicomSeries(outDir, request, item, pseudo, (n) => hooks.progress?.(instancesDone + n));
+        ? await exportNifti(outDir, request, item, pseudo)
+        : await exportDicomSeries(outDir, request, item, pseudo, (n) => hooks.progress?.(instancesDone + n));
     fs.appendFileSync(ws.partial(batchIndex), JSON.stringify(outcome) + '\n');
     instancesDone += item.files.length;
     hooks.progress?.(instancesDone);
@@ -235,14 +235,16 @@ function names(series: SelectedSeries, pseudo: Pseudonymizer | undefined): { pat
   };
 }
 
-function exportDicomSeries(outDir: string, request: ExportRequest, item: BatchSeries, pseudo: Pseudonymizer | undefined, progress: (n: number) => void): SeriesOutcome {
+async function exportDicomSeries(outDir: string, request: ExportRequest, item: BatchSeries, pseudo: Pseudonymizer | undefined, progress: (n: number) => void): Promise<SeriesOutcome> {
   const n = names(item.series, pseudo);
   const rel = path.join(sanitizePathPart(n.patient), sanitizePathPart(n.study), sanitizePathPart(n.series));
   const folder = path.join(request.to, rel);
   const outcome: SeriesOutcome = { source: item.series.seriesInstanceUid, status: 'exported', patient: n.patient, study: n.study, series: n.series, modality: item.series.modality ?? '', instances: 0, withheld: 0, bytes: 0, path: rel, mapping: n.mapping };
   const mapped = new Map<string, string>();
   const reasons = new Set<string>();
-  item.files.forEach((f, k) => {
+  for (const [k, f] of item.files.entries()) {
+    // Timers (heartbeats) run between instances.
+    await new Promise((r) => setImmediate(r));
     const source = resolveFile(outDir, f.filePath);
     if (!pseudo) {
       const dest = path.join(folder, `${sanitizePathPart(f.sopInstanceUid)}.dcm`);
@@ -272,7 +274,7 @@ function exportDicomSeries(outDir: string, request: ExportRequest, item: BatchSe
       }
     }
     progress(k + 1);
-  });
+  }
   const already = new Set(outcome.mapping.map((m) => m[1]));
   for (const [from, to] of [...mapped].sort()) if (!already.has(from)) outcome.mapping.push(['uid', from, to]);
   if (outcome.instances === 0 && outcome.withheld > 0) {
@@ -283,7 +285,7 @@ function exportDicomSeries(outDir: string, request: ExportRequest, item: BatchSe
   return outcome;
 }
 
-function exportNifti(outDir: string, request: ExportRequest, item: BatchSeries, pseudo: Pseudonymizer | undefined): SeriesOutcome {
+async function exportNifti(outDir: string, request: ExportRequest, item: BatchSeries, pseudo: Pseudonymizer | undefined): Promise<SeriesOutcome> {
   const n = names(item.series, pseudo);
   const rel = path.join(sanitizePathPart(n.patient), sanitizePathPart(n.study), `${sanitizePathPart(n.series)}.nii.gz`);
   const outcome: SeriesOutcome = { source: item.series.seriesInstanceUid, status: 'exported', patient: n.patient, study: n.study, series: n.series, modality: item.series.modality ?? '', instances: 0, withheld: 0, bytes: 0, path: rel, mapping: n.mapping };
@@ -299,7 +301,7 @@ function exportNifti(outDir: string, request: ExportRequest, item: BatchSeries, 
   }
   let volume;
   try {
-    volume = buildVolume(files.length, (i) => (i === 0 ? firstDs : read(i)), item.series.modality);
+    volume = await buildVolume(files.length, (i) => (i === 0 ? firstDs : read(i)), item.series.modality);
   } catch (err) {
     if (err instanceof Unfit) return skip(err.code, err.message);
     throw err;

@@ -48,14 +48,14 @@ function read(bytes: Buffer) {
   return { header: h, qform, at: (i: number, j: number, k: number) => values[(k * h.dims[2] + j) * h.dims[1] + i] * slope + (h.scl_inter || 0) };
 }
 
-function volumeOf(o: CtSeriesOptions) {
+async function volumeOf(o: CtSeriesOptions) {
   const files = ctSeriesFiles(o);
   const shuffled = [...files].sort((a, b) => (a.name < b.name ? -1 : 1)); // Instance Number order, not slice order
-  return { files, volume: buildVolume(shuffled.length, (i) => readDatasetBytes(shuffled[i].bytes), 'CT') };
+  return { files, volume: await buildVolume(shuffled.length, (i) => readDatasetBytes(shuffled[i].bytes), 'CT') };
 }
 
-test('a tilted series with shuffled Instance Numbers: each voxel sits, through the affine, on the DICOM pixel it holds', () => {
-  const { volume } = volumeOf(TILTED);
+test('a tilted series with shuffled Instance Numbers: each voxel sits, through the affine, on the DICOM pixel it holds', async () => {
+  const { volume } = await volumeOf(TILTED);
   const { header, qform, at } = read(volume.bytes);
   expect(header.dims.slice(0, 4)).toEqual([3, 32, 24, 9]);
   expect(header.datatypeCode).toBe(4); // int16 for CT
@@ -90,7 +90,7 @@ test('a tilted series with shuffled Instance Numbers: each voxel sits, through t
   expect(checked).toBeGreaterThan(300);
 });
 
-dcm2niix.test('the affine and the voxels equal what dcm2niix writes for the same files', () => {
+dcm2niix.test('the affine and the voxels equal what dcm2niix writes for the same files', async () => {
   for (const [name, o] of [
     ['tilted', TILTED],
     ['axial', { ...TILTED, orientation: [1, 0, 0, 0, 1, 0], origin: [100, -50, 7], seed: 4 }],
@@ -98,7 +98,7 @@ dcm2niix.test('the affine and the voxels equal what dcm2niix writes for the same
   ] as [string, CtSeriesOptions][]) {
     const dir = path.join(tmp, name);
     fs.mkdirSync(path.join(dir, 'dicom'), { recursive: true });
-    const { files, volume } = volumeOf(o);
+    const { files, volume } = await volumeOf(o);
     for (const f of files) fs.writeFileSync(path.join(dir, 'dicom', f.name), f.bytes);
     execFileSync(dcm2niix.path(), ['-z', 'y', '-b', 'n', '-f', 'ref', '-o', dir, path.join(dir, 'dicom')], { stdio: 'pipe' });
     const written = fs.readdirSync(dir).filter((f) => f.startsWith('ref') && f.endsWith('.nii.gz'));
@@ -115,23 +115,20 @@ dcm2niix.test('the affine and the voxels equal what dcm2niix writes for the same
   }
 });
 
-test('series that are not one volume are refused with a reason', () => {
+test('series that are not one volume are refused with a reason', async () => {
   const files = ctSeriesFiles(TILTED);
   const bytes = files.map((f) => f.bytes);
   // A missing slice in the middle: uneven spacing.
   const gap = [...bytes.slice(0, 4), ...bytes.slice(5)];
-  expect(() => buildVolume(gap.length, (i) => readDatasetBytes(gap[i]), 'CT')).toThrow(Unfit);
-  try {
-    buildVolume(gap.length, (i) => readDatasetBytes(gap[i]), 'CT');
-  } catch (err) {
-    expect((err as Unfit).code).toBe('UNEVEN_SLICE_SPACING');
-  }
+  const err = await buildVolume(gap.length, (i) => readDatasetBytes(gap[i]), 'CT').catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(Unfit);
+  expect((err as Unfit).code).toBe('UNEVEN_SLICE_SPACING');
   // A slice of another orientation.
   const other = ctSeriesFiles({ ...TILTED, orientation: [1, 0, 0, 0, 1, 0] })[4].bytes;
   const mixed = [...bytes.slice(0, 4), other, ...bytes.slice(5)];
-  expect(() => buildVolume(mixed.length, (i) => readDatasetBytes(mixed[i]), 'CT')).toThrow(/not parallel/);
+  await expect(buildVolume(mixed.length, (i) => readDatasetBytes(mixed[i]), 'CT')).rejects.toThrow(/not parallel/);
   // Mixed sizes.
   const small = ctSeriesFiles({ ...TILTED, rows: 16 })[4].bytes;
   const sizes = [...bytes.slice(0, 4), small, ...bytes.slice(5)];
-  expect(() => buildVolume(sizes.length, (i) => readDatasetBytes(sizes[i]), 'CT')).toThrow(/Rows x Columns/);
+  await expect(buildVolume(sizes.length, (i) => readDatasetBytes(sizes[i]), 'CT')).rejects.toThrow(/Rows x Columns/);
 });
