@@ -8,7 +8,6 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as nifti from 'nifti-reader-js';
 import { ctSeriesFiles, pixelValue, slicePosition, type CtSeriesOptions } from '../../src/synth/series';
 import { readDatasetBytes } from '../../src/export/dataset';
 import { buildVolume, Unfit } from '../../src/export/nifti';
@@ -36,16 +35,20 @@ const TILTED: CtSeriesOptions = {
   seed: 3,
 };
 
-function read(bytes: Buffer) {
-  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  const data = nifti.isCompressed(ab) ? (nifti.decompress(ab) as ArrayBuffer) : ab;
-  const header = nifti.readHeader(data) as nifti.NIFTI1;
-  const image = nifti.readImage(header, data);
-  const h = header;
-  const qform = h.convertNiftiQFormToNiftiSForm(h.quatern_b, h.quatern_c, h.quatern_d, h.qoffset_x, h.qoffset_y, h.qoffset_z, h.pixDims[1], h.pixDims[2], h.pixDims[3], h.pixDims[0]);
-  const values = h.datatypeCode === 4 ? new Int16Array(image) : h.datatypeCode === 512 ? new Uint16Array(image) : h.datatypeCode === 16 ? new Float32Array(image) : new Int16Array(image);
-  const slope = h.scl_slope || 1;
-  return { header: h, qform, at: (i: number, j: number, k: number) => values[(k * h.dims[2] + j) * h.dims[1] + i] * slope + (h.scl_inter || 0) };
+interface Read {
+  header: { dims: number[]; pixDims: number[]; datatypeCode: number; sform_code: number; qform_code: number; affine: number[][] };
+  qform: number[][];
+  at: (i: number, j: number, k: number) => number;
+}
+
+let reads = 0;
+/** Reads NIfTI bytes with nifti-reader-js (an ES module: run by node in a child process, see test/helpers/nifti-read.mjs). */
+function read(bytes: Buffer): Read {
+  const file = path.join(tmp, `read-${reads++}.nii.gz`);
+  fs.writeFileSync(file, bytes);
+  const out = JSON.parse(execFileSync(process.execPath, [path.join(__dirname, '..', 'helpers', 'nifti-read.mjs'), file], { encoding: 'utf8', maxBuffer: 1 << 28 }));
+  const { values, qform, ...header } = out as Read['header'] & { values: number[]; qform: number[][] };
+  return { header, qform, at: (i, j, k) => values[(k * header.dims[2] + j) * header.dims[1] + i] };
 }
 
 async function volumeOf(o: CtSeriesOptions) {
