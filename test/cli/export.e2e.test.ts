@@ -173,10 +173,27 @@ test('NIfTI: one volume per fit series, the others skipped with the reason from 
   const r = await runCli(['export', '--out', dir, '--to', to, '--modality', 'CT', '--format', 'nifti', '--deidentify']);
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
   const rows = readCsv(path.join(to, 'manifest.csv')).slice(1);
-  const planted = new Set(manifest.seriesIssues.filter((i) => ['INSTANCE_NUMBER_GAP', 'MIXED_DIMENSIONS', 'UNEVEN_SLICE_SPACING', 'DUPLICATE_POSITION'].includes(i.code)).map((i) => i.seriesInstanceUid));
-  const skipped = rows.filter((row) => row[4] === 'skipped');
-  expect(skipped.length).toBeGreaterThanOrEqual(planted.size > 0 ? 1 : 0);
-  for (const row of skipped) expect(row[10]).toMatch(/^[A-Z_]+: /);
+  // The manifest has the new identifiers: the mapping beside the key says which original series each row is.
+  const keyDir = path.join(dir, 'export-keys');
+  const original = new Map<string, string>();
+  for (const f of fs.readdirSync(keyDir).filter((n) => n.startsWith('mapping-'))) for (const m of readCsv(path.join(keyDir, f))) if (m[0] === 'series') original.set(m[2], m[1]);
+  const unfitCodes = ['INSTANCE_NUMBER_GAP', 'DUPLICATE_POSITION', 'MIXED_PIXEL_SPACING', 'MIXED_DIMENSIONS', 'MIXED_MODALITY', 'UNEVEN_SLICE_SPACING'];
+  const planted = new Set(manifest.seriesIssues.filter((i) => unfitCodes.includes(i.code)).map((i) => i.seriesInstanceUid));
+  const ctSeries = new Set(manifest.instances.filter((i) => i.modality === 'CT').map((i) => i.seriesInstanceUid));
+  expect(rows).toHaveLength(ctSeries.size);
+  for (const row of rows) {
+    const source = original.get(row[2]);
+    expect(source && ctSeries.has(source)).toBe(true);
+    if (planted.has(source!)) {
+      // Skipped with the reason series_issues gives.
+      expect({ status: row[4], unfit: unfitCodes.includes(row[5]), reason: row[10].startsWith(`${row[5]}: `) }).toEqual({ status: 'skipped', unfit: true, reason: true });
+    } else if (row[4] === 'skipped') {
+      // The export's own checks (a one-slice series, ...): a code and a reason.
+      expect(row[5]).toMatch(/^[A-Z_]+$/);
+      expect(row[10]).not.toBe('');
+    }
+  }
+  expect([...planted].filter((uid) => ctSeries.has(uid)).length).toBeGreaterThan(0);
   const exported = rows.filter((row) => row[4] === 'exported');
   expect(exported.length).toBeGreaterThan(0);
   for (const row of exported) {
