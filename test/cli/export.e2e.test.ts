@@ -205,3 +205,24 @@ test('NIfTI: one volume per fit series, the others skipped with the reason from 
     expect(sidecar.SeriesInstanceUID).toBe(row[2]);
   }
 });
+
+test('without --deidentify the selected files are copied as they are; --to inside DIR is refused', async () => {
+  const to = path.join(tmp, 'plain');
+  const patient = manifest.instances.find((i) => i.modality === 'CT' && i.patientId)!.patientId!;
+  const r = await runCli(['export', '--out', dir, '--to', to, '--patient', patient, '--modality', 'CT']);
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+  const db = await openCatalog({ outDir: dir });
+  const rows = (await db('dicom_metadata').select('sop_instance_uid', 'file_path', 'series_instance_uid', 'study_instance_uid').where({ patient_id: patient, modality: 'CT' })) as { sop_instance_uid: string; file_path: string; series_instance_uid: string; study_instance_uid: string }[];
+  await db.destroy();
+  const files = tree(to);
+  expect([...files.keys()].filter((f) => f.endsWith('.dcm'))).toHaveLength(rows.length);
+  for (const row of rows) {
+    const copy = [...files.entries()].find(([f]) => f.endsWith(`${row.sop_instance_uid}.dcm`));
+    expect(copy).toBeDefined();
+    expect(copy![0].split(path.sep).slice(1, 3)).toEqual([row.study_instance_uid, row.series_instance_uid]);
+    expect(copy![1].equals(fs.readFileSync(path.resolve(dir, row.file_path)))).toBe(true);
+  }
+  const inside = await runCli(['export', '--out', dir, '--to', path.join(dir, 'exported')]);
+  expect(inside.code).toBe(2);
+  expect(inside.stderr).toContain('must be outside the catalog folder');
+});

@@ -365,3 +365,34 @@ test('every valid file of a synth --broken dataset: nothing the profile removes 
   }
   expect(problems).toEqual([]);
 });
+
+test('compressed (encapsulated) Pixel Data keeps its transfer syntax and its fragments byte for byte', () => {
+  const item = (bytes: number[]) => {
+    const b = Buffer.alloc(8 + bytes.length);
+    b.writeUInt16LE(0xfffe, 0);
+    b.writeUInt16LE(0xe000, 2);
+    b.writeUInt32LE(bytes.length, 4);
+    Buffer.from(bytes).copy(b, 8);
+    return b;
+  };
+  const fragments = Buffer.concat([item([]), item([0xff, 0xd8, 1, 2, 3, 4, 5, 6, 0xff, 0xd9]), Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0])]);
+  const jpeg = '1.2.840.10008.1.2.4.50';
+  const bytes = writeDicom(
+    [...BASE.filter((e) => e.tag !== '7FE00010'), { tag: '00080018', vr: 'UI', value: '1.2.3.77' }, { tag: '00100010', vr: 'PN', value: 'Secret^Jpeg' }, { tag: '7FE00010', vr: 'OB', value: fragments, encapsulated: true }],
+    { transferSyntax: 'explicit-le', transferSyntaxUid: jpeg },
+  );
+  const ds = readDatasetBytes(bytes);
+  expect(ds.encapsulated).toBe(true);
+  const out = deid(bytes, KEY_A);
+  const parsed = parse(out.bytes);
+  expect(parsed.string('x00020010')).toBe(jpeg);
+  expect(parsed.string('x00100010') ?? '').toBe('');
+  const px = find(readDatasetBytes(out.bytes).elements, '7FE00010')!;
+  expect(Buffer.from(px.value as Uint8Array).equals(fragments)).toBe(true);
+  if (dcmdump.available) {
+    const file = path.join(tmp, 'jpeg.dcm');
+    fs.writeFileSync(file, out.bytes);
+    const r = spawnSync(dcmdump.path(), [file], { encoding: 'utf8' });
+    expect({ status: r.status, stderr: r.stderr, warnings: r.stdout.split('\n').filter((l) => /^[WE]:/.test(l)) }).toEqual({ status: 0, stderr: '', warnings: [] });
+  }
+});
