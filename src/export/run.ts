@@ -334,7 +334,8 @@ export async function finishExport(outDir: string, exportKey: string, db: Knex):
   const outcomes: SeriesOutcome[] = [];
   for (let i = 0; i < plan.batchCount; i++) outcomes.push(...readJson<SeriesOutcome[]>(ws.result(i)));
   const rows = outcomes.map((o) =>
-    [o.patient, o.study, o.series, o.modality, o.status, o.code ?? '', o.instances, o.withheld, o.bytes, o.path.split(path.sep).join('/'), o.reason ?? ''].map(csvCell).join(','),
+    // A series with nothing written has no path.
+    [o.patient, o.study, o.series, o.modality, o.status, o.code ?? '', o.instances, o.withheld, o.bytes, o.status === 'exported' ? o.path.split(path.sep).join('/') : '', o.reason ?? ''].map(csvCell).join(','),
   );
   const manifest = path.join(request.to, 'manifest.csv');
   writeAtomic(manifest, [MANIFEST_COLUMNS.join(','), ...rows].join('\n') + '\n');

@@ -186,7 +186,7 @@ test('NIfTI: one volume per fit series, the others skipped with the reason from 
     expect(source && ctSeries.has(source)).toBe(true);
     if (planted.has(source!)) {
       // Skipped with the reason series_issues gives.
-      expect({ status: row[4], unfit: unfitCodes.includes(row[5]), reason: row[10].startsWith(`${row[5]}: `) }).toEqual({ status: 'skipped', unfit: true, reason: true });
+      expect({ status: row[4], unfit: unfitCodes.includes(row[5]), reason: row[10].startsWith(`${row[5]}: `), path: row[9] }).toEqual({ status: 'skipped', unfit: true, reason: true, path: '' });
     } else if (row[4] === 'skipped') {
       // The export's own checks (a one-slice series, ...): a code and a reason.
       expect(row[5]).toMatch(/^[A-Z_]+$/);
