@@ -356,7 +356,7 @@ test('every valid file of a synth --broken dataset: nothing the profile removes 
     checkElementByElement(original, parsed, ALL_OPTIONS, item.name, problems);
     commonChecks(parsed, ALL_OPTIONS, item.name, problems);
     expect(textOf(find(readDatasetBytes(out.bytes).elements, '00100010')) ?? '').toBe('');
-    if (dcmdump.available) {
+    if (dcmdump.runs) {
       const file = path.join(tmp, 'one.dcm');
       fs.writeFileSync(file, out.bytes);
       const stdout = execFileSync(dcmdump.path(), ['-M', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -389,7 +389,7 @@ test('compressed (encapsulated) Pixel Data keeps its transfer syntax and its fra
   expect(parsed.string('x00100010') ?? '').toBe('');
   const px = find(readDatasetBytes(out.bytes).elements, '7FE00010')!;
   expect(Buffer.from(px.value as Uint8Array).equals(fragments)).toBe(true);
-  if (dcmdump.available) {
+  if (dcmdump.runs) {
     const file = path.join(tmp, 'jpeg.dcm');
     fs.writeFileSync(file, out.bytes);
     const r = spawnSync(dcmdump.path(), [file], { encoding: 'utf8' });
