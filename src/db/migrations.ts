@@ -129,7 +129,7 @@ const catalog001: Migration = {
 /** Columns of the exports table: one row per finished `dicomflow export` (src/export/run.ts). */
 export const EXPORTS_COLUMNS = ['export_id', 'finished_at', 'destination', 'format', 'deidentified', 'profile_options', 'key_fingerprint', 'selection', 'series', 'instances', 'withheld', 'skipped', 'bytes'] as const;
 
-const exports002: Migration = {
+const exports003: Migration = {
   async up(knex) {
     await knex.schema.createTable('exports', (t) => {
       t.text('export_id').primary();
@@ -154,7 +154,7 @@ const exports002: Migration = {
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_catalog': catalog001,
-  '002_exports': exports002,
+  '003_exports': exports003,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
