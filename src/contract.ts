@@ -3,14 +3,16 @@
  * the workflows and the tools import them from here. (The DIR layout is in workspace.ts, the record shapes in
  * records.ts, the catalog columns in db/migrations.ts.)
  */
-import type { StageName } from './workflows/types';
-export { STAGES, type StageName } from './workflows/types';
+import type { ExportStageName, StageName } from './workflows/types';
+export { STAGES, EXPORT_STAGES, type StageName, type ExportStageName } from './workflows/types';
 
 /** The task queue of the workers and the runs, unless --task-queue or DICOMFLOW_TASK_QUEUE says otherwise. */
 export const DEFAULT_TASK_QUEUE = 'dicomflow';
 /** The workflow type of a run. */
 export const INGEST_WORKFLOW = 'ingestDataset';
-/** The query that answers a run's Progress. */
+/** The workflow type of an export (`dicomflow export`). */
+export const EXPORT_WORKFLOW = 'exportDataset';
+/** The query that answers a run's Progress (an export's ExportProgress). */
 export const PROGRESS_QUERY = 'progress';
 
 /**
@@ -44,3 +46,13 @@ export const ACTIVITY_STAGE: Record<string, StageName> = {
   loadDatabase: 'load',
   writeReport: 'report',
 };
+
+/** The stage each export activity belongs to. */
+export const EXPORT_ACTIVITY_STAGE: Record<string, ExportStageName> = {
+  planExport: 'select',
+  exportBatch: 'export',
+  finishExport: 'manifest',
+};
+
+/** The workflow id of an export: its id (a hash of what it exports and the key's fingerprint, see client/export.ts). */
+export const exportWorkflowId = (exportId: string): string => `dicomflow-export-${exportId}`;

@@ -80,3 +80,36 @@ export function workspace(outDir: string, runKey?: string): Workspace {
     seriesIssues: path.join(workDir, 'series-issues.jsonl'),
   };
 }
+
+/**
+ * An export's scratch: DIR/work/exports/<key>/ (key: the export id, a safe folder name) holding request.json (what
+ * the client asked: selection, format, options, the key file's path, never the key), plan.json, batches/ (the series
+ * of each batch activity) and results/ (each batch's outcomes; partial files while a batch runs).
+ */
+export interface ExportWorkspace {
+  dir: string;
+  request: string;
+  plan: string;
+  batch(i: number): string;
+  result(i: number): string;
+  partial(i: number): string;
+}
+
+export function exportWorkspace(outDir: string, exportKey: string): ExportWorkspace {
+  if (!SCRATCH_KEY_PATTERN.test(exportKey)) throw new Error(`not an export key: ${JSON.stringify(exportKey)}`);
+  const dir = path.join(path.resolve(outDir), 'work', 'exports', exportKey);
+  const n = (i: number) => String(i).padStart(6, '0');
+  return {
+    dir,
+    request: path.join(dir, 'request.json'),
+    plan: path.join(dir, 'plan.json'),
+    batch: (i) => path.join(dir, 'batches', `batch-${n(i)}.json`),
+    result: (i) => path.join(dir, 'results', `batch-${n(i)}.json`),
+    partial: (i) => path.join(dir, 'results', `batch-${n(i)}.partial.jsonl`),
+  };
+}
+
+/** Where an export's key and mapping live without --key-file: DIR/export-keys/ (never inside the export). */
+export function exportKeysDir(outDir: string): string {
+  return path.join(path.resolve(outDir), 'export-keys');
+}

@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { IoFailure } from '../io/errors';
-import { ACTIVITY_STAGE, type StageName } from '../contract';
+import { ACTIVITY_STAGE, EXPORT_ACTIVITY_STAGE, type StageName } from '../contract';
 
 export function toApplicationFailure(err: unknown): unknown {
   if (!(err instanceof IoFailure)) return err;
@@ -58,7 +58,8 @@ export function diskFault(err: unknown, activityType: string, outDir: string | u
   const code = typeof e?.code === 'string' ? e.code : typeof inner?.code === 'string' ? inner.code : undefined;
   const kind = code ? DISK_FAULTS[code] : undefined;
   if (!kind || !code) return undefined;
-  const stage = ACTIVITY_STAGE[activityType] ?? (activityType as StageName);
+  // An export's stages are named like ingest's in the failure (`stage export failed: ...`).
+  const stage = ACTIVITY_STAGE[activityType] ?? ((EXPORT_ACTIVITY_STAGE[activityType] ?? activityType) as StageName);
   const where = pathOf(e!) ?? (inner ? pathOf(inner) : undefined) ?? outDir ?? '(unknown path)';
   return {
     stage,

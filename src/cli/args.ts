@@ -11,6 +11,8 @@ export interface FlagSpec {
   /** Placeholder of the flag's value (`DIR`, `N`); absent for a boolean flag. */
   value?: string;
   help: string;
+  /** The flag may be given more than once (`--patient A --patient B`): every value is in ParsedArgs.lists. */
+  repeatable?: boolean;
 }
 
 export type FlagTable = Record<string, FlagSpec>;
@@ -18,6 +20,8 @@ export type FlagTable = Record<string, FlagSpec>;
 export interface ParsedArgs {
   positional: string[];
   flags: Record<string, string | true>;
+  /** Every value of each repeatable flag given, in order (absent when none was). */
+  lists?: Record<string, string[]>;
 }
 
 /** True when argv asks for help (`-h` or `--help` before any `--`). */
@@ -31,7 +35,7 @@ export function wantsHelp(argv: string[]): boolean {
 
 /** The option lines of a usage text, from the command's flag table. */
 export function flagHelp(table: FlagTable): string {
-  const rows = Object.entries(table).map(([name, f]) => [`--${name}${f.value ? ` ${f.value}` : ''}`, f.help]);
+  const rows = Object.entries(table).map(([name, f]) => [`--${name}${f.value ? ` ${f.value}` : ''}${f.repeatable ? ' ...' : ''}`, f.help]);
   const width = Math.max(0, ...rows.map(([left]) => left.length)) + 2;
   return rows.map(([left, help]) => `  ${left.padEnd(width)}${help}`).join('\n');
 }
@@ -46,6 +50,7 @@ export function parseArgs(argv: string[], table: FlagTable, usage: string): Pars
   };
   const positional: string[] = [];
   const flags: Record<string, string | true> = {};
+  const lists: Record<string, string[]> = {};
   for (let k = 0; k < argv.length; k++) {
     const arg = argv[k];
     if (arg === '--') {
@@ -61,7 +66,7 @@ export function parseArgs(argv: string[], table: FlagTable, usage: string): Pars
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
     const spec = Object.prototype.hasOwnProperty.call(table, name) ? table[name] : undefined;
     if (!spec) fail(`unknown flag --${name}`);
-    if (name in flags) fail(`--${name} is given twice`);
+    if (name in flags && !spec!.repeatable) fail(`--${name} is given twice`);
     if (!spec!.value) {
       if (eq >= 0) fail(`--${name} takes no value`);
       flags[name] = true;
@@ -72,8 +77,9 @@ export function parseArgs(argv: string[], table: FlagTable, usage: string): Pars
     else if (k + 1 < argv.length && !argv[k + 1].startsWith('--')) value = argv[++k];
     if (value === undefined || value === '') fail(`--${name} needs a value (${spec!.value})`);
     flags[name] = value!;
+    if (spec!.repeatable) (lists[name] ??= []).push(value!);
   }
-  return { positional, flags };
+  return Object.keys(lists).length > 0 ? { positional, flags, lists } : { positional, flags };
 }
 
 export function str(flags: ParsedArgs['flags'], name: string): string | undefined {

@@ -62,6 +62,58 @@ const COMMANDS: Record<string, Command> = {
       return runIngest(options);
     },
   },
+  export: {
+    synopsis: 'export [--out DIR | --db URL] --to PATH [selection] [--format dicom|nifti] [--deidentify [--profile-options ...]] [--key-file F] [--dry-run]',
+    summary: 'export a selection of the catalog as de-identified DICOM or NIfTI volumes, as a durable Temporal workflow',
+    flags: {
+      ...CATALOG,
+      to: { value: 'PATH', help: 'folder to write the export to (outside DIR)' },
+      modality: { value: 'M', help: 'series of this modality (repeatable, or M1,M2)', repeatable: true },
+      'min-slices': { value: 'N', help: 'series with at least N instances' },
+      'max-thickness': { value: 'MM', help: 'series whose thickest slice is at most MM' },
+      'no-series-issues': { help: 'series without any series issue' },
+      patient: { value: 'ID', help: 'series of this PatientID (repeatable)', repeatable: true },
+      series: { value: 'UID', help: 'this SeriesInstanceUID (repeatable)', repeatable: true },
+      where: { value: 'SQL', help: 'an SQL condition over series_summary (read-only, no ";")' },
+      format: { value: 'dicom|nifti', help: 'DICOM files (default) or one .nii.gz (+ .json) per series' },
+      deidentify: { help: 'apply the PS3.15 E.1-1 Basic Profile (new UIDs from the key, private tags removed)' },
+      'profile-options': { value: 'O,...', help: 'retain-longitudinal-modified-dates, retain-patient-characteristics, retain-device-identity' },
+      'key-file': { value: 'F', help: 'the secret key (32 random bytes, base64); default DIR/export-keys/export.key, made once' },
+      'allow-burned-in': { help: 'also export instances that may carry burned-in text (withheld otherwise)' },
+      'dry-run': { help: 'print the series, instances and bytes the selection holds; export nothing' },
+      'batch-size': { value: 'N', help: 'instances per batch activity, whole series (default: sized by work)' },
+      concurrency: { value: 'N', help: 'batch activities in flight (default: cores)' },
+      'task-queue': { value: 'Q', help: 'task queue (external clusters)' },
+    },
+    async run({ positional, flags, lists = {} }) {
+      noPositional('export', positional);
+      const csv = (name: string) => (lists[name] ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+      const { runExport } = await import('../client/export');
+      return runExport({
+        outDir: str(flags, 'out') ?? DEFAULT_OUT,
+        dbUrl: str(flags, 'db'),
+        to: str(flags, 'to'),
+        format: str(flags, 'format'),
+        deidentify: flags.deidentify === true,
+        profileOptions: (str(flags, 'profile-options') ?? '').split(',').map((v) => v.trim()).filter(Boolean),
+        keyFile: str(flags, 'key-file'),
+        allowBurnedIn: flags['allow-burned-in'] === true,
+        dryRun: flags['dry-run'] === true,
+        concurrency: int(flags, 'concurrency'),
+        batchSize: int(flags, 'batch-size'),
+        taskQueue: str(flags, 'task-queue'),
+        selection: {
+          modality: csv('modality'),
+          minSlices: int(flags, 'min-slices'),
+          maxThickness: positiveNumber(flags, 'max-thickness'),
+          noSeriesIssues: flags['no-series-issues'] === true || undefined,
+          patients: lists.patient ?? [],
+          series: lists.series ?? [],
+          where: str(flags, 'where'),
+        },
+      });
+    },
+  },
   worker: {
     synopsis: 'worker [--out DIR] [--task-queue Q]',
     summary: "a worker for TEMPORAL_ADDRESS's cluster, else for DIR's local Temporal server",

@@ -4,10 +4,10 @@ import type { LiveActivity } from './live';
 import { plural } from '../text';
 
 /** How far the current stage is: done of total, in a unit, from the query and the live heartbeats. */
-interface Amount {
+export interface Amount {
   done: number;
   total?: number;
-  unit: 'files' | 'entries' | 'bytes' | 'rows';
+  unit: 'files' | 'entries' | 'bytes' | 'rows' | 'instances';
 }
 
 type Details = Record<string, unknown> | undefined;
@@ -85,13 +85,26 @@ export class ProgressMeter {
   private stageStarted = 0;
 
   line(p: Progress, live: LiveActivity[] = [], now = Date.now()): string {
+    return this.render(p, amountOf(p, live), (amount) => detailOf(p, amount), live, now);
+  }
+
+  /**
+   * The line of any run with stages (ingest's Progress, an export's): `amount` gives the rate and the time left,
+   * `detail` the words after the stage's name.
+   */
+  render(
+    p: { stage: string; stages: { stage: string; state: string; seconds?: number }[] },
+    amount: Amount | undefined,
+    detail: (amount: Amount | undefined) => string,
+    live: LiveActivity[] = [],
+    now = Date.now(),
+  ): string {
     if (p.stage !== this.stage) {
       this.stage = p.stage;
       this.stageStarted = now;
       this.samples = [];
     }
-    const amount = amountOf(p, live);
-    const parts = [detailOf(p, amount)];
+    const parts = [detail(amount)];
     if (amount) {
       this.samples.push({ at: now, done: amount.done });
       while (this.samples.length > 2 && now - this.samples[1].at >= RATE_WINDOW_MS) this.samples.shift();

@@ -151,9 +151,36 @@ const serveIndexes002: Migration = {
   },
 };
 
+/** Columns of the exports table: one row per finished `dicomflow export` (src/export/run.ts). */
+export const EXPORTS_COLUMNS = ['export_id', 'finished_at', 'destination', 'format', 'deidentified', 'profile_options', 'key_fingerprint', 'selection', 'series', 'instances', 'withheld', 'skipped', 'bytes'] as const;
+
+const exports004: Migration = {
+  async up(knex) {
+    await knex.schema.createTable('exports', (t) => {
+      t.text('export_id').primary();
+      t.text('finished_at').notNullable(); // ISO timestamp of the last finish of this export
+      t.text('destination').notNullable();
+      t.text('format').notNullable(); // dicom | nifti
+      t.integer('deidentified').notNullable(); // 1: --deidentify
+      t.text('profile_options').notNullable(); // comma-separated --profile-options
+      t.text('key_fingerprint'); // HMAC of a constant under the key: tells keys apart, reveals nothing
+      t.text('selection').notNullable(); // the selection flags as JSON
+      t.integer('series').notNullable(); // series exported
+      t.integer('instances').notNullable(); // instances exported (NIfTI: slices in volumes)
+      t.integer('withheld').notNullable(); // instances withheld (burned-in risk)
+      t.integer('skipped').notNullable(); // series skipped (unfit for a volume) or withheld whole
+      t.bigInteger('bytes').notNullable(); // bytes written
+    });
+  },
+  async down(knex) {
+    await knex.schema.dropTableIfExists('exports');
+  },
+};
+
 const MIGRATIONS: Record<string, Migration> = {
   '001_catalog': catalog001,
   '002_serve_indexes': serveIndexes002,
+  '004_exports': exports004,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

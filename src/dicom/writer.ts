@@ -27,6 +27,11 @@ export interface El {
   vr: string;
   /** El[][] for SQ items */
   value: string | number | number[] | string[] | Uint8Array | El[][];
+  /**
+   * Encapsulated Pixel Data: `value` holds the fragment items and the Sequence Delimitation Item as they are
+   * (little endian), written after a header of undefined length.
+   */
+  encapsulated?: boolean;
 }
 
 export interface WriteOptions {
@@ -37,6 +42,11 @@ export interface WriteOptions {
   undefinedLengthSequences?: boolean;
   /** Media Storage SOP Class UID; defaults to the data set's SOP Class UID (0008,0016). */
   sopClassUid?: string;
+  /**
+   * The Transfer Syntax UID the file meta group names, when it is not the one of `transferSyntax`: an encapsulated
+   * (compressed) syntax, whose data set is explicit VR little endian with encapsulated Pixel Data.
+   */
+  transferSyntaxUid?: string;
 }
 
 /** Our implementation identity in the file meta group (2.25 = UUID-derived root, no registration needed). */
@@ -81,7 +91,7 @@ function encodeFileMeta(callerMeta: El[], body: El[], opts: WriteOptions): Buffe
   const sopInstance = stringValue(body, '00080018');
   const defaults: El[] = [
     { tag: '00020001', vr: 'OB', value: Uint8Array.from([0, 1]) },
-    { tag: '00020010', vr: 'UI', value: TRANSFER_SYNTAX_UID[opts.transferSyntax] },
+    { tag: '00020010', vr: 'UI', value: opts.transferSyntaxUid ?? TRANSFER_SYNTAX_UID[opts.transferSyntax] },
     { tag: '00020012', vr: 'UI', value: IMPLEMENTATION_CLASS_UID },
     { tag: '00020013', vr: 'SH', value: IMPLEMENTATION_VERSION_NAME },
   ];
@@ -106,6 +116,10 @@ function encodeElement(el: El, enc: Encoding): Buffer {
   const tag = tagNumber(el.tag);
   const vr = el.vr.toUpperCase();
   if (vr === 'SQ') return encodeSequence(tag, el.value as El[][], enc);
+  if (el.encapsulated) {
+    if (!(el.value instanceof Uint8Array) || !enc.explicit || enc.bigEndian) throw new Error(`${hex8(tag)}: encapsulated Pixel Data needs raw bytes and explicit VR little endian`);
+    return Buffer.concat([elementHeader(tag, vr, UNDEFINED_LENGTH, enc), Buffer.from(el.value)]);
+  }
   const value = valueBytes(el, vr, enc);
   return Buffer.concat([elementHeader(tag, vr, value.length, enc), value]);
 }

@@ -2,3 +2,4 @@
 export { ingestDataset } from './ingest';
 export { processBatches } from './batches';
 export { progressQuery, batchDoneSignal } from './messages';
+export { exportDataset } from './export';

@@ -93,3 +93,32 @@ export interface BatchResult {
   processed: number;
   invalid: number;
 }
+
+/** The stages of an exportDataset run. */
+export type ExportStageName = 'select' | 'export' | 'manifest';
+export const EXPORT_STAGES: ExportStageName[] = ['select', 'export', 'manifest'];
+
+export interface ExportInput {
+  outDir: string;
+  /** The export's scratch key: DIR/work/exports/<key>/request.json says what to export (workspace.ts). */
+  exportKey: string;
+  /** The catalog's URL without its password; none: DIR/dicom.db. */
+  dbUrl?: string;
+  /** Batch activities in flight at once. */
+  concurrency: number;
+}
+
+export interface ExportProgress {
+  stage: ExportStageName | 'done';
+  stages: { stage: ExportStageName; state: 'pending' | 'running' | 'done'; seconds?: number }[];
+  /** From the plan: what the selection holds. */
+  series: number;
+  instances: number;
+  bytes: number;
+  batchCount: number;
+  /** Finished batches' totals. */
+  batchesDone: number;
+  instancesDone: number;
+  withheld: number;
+  skipped: number;
+}
