@@ -43,4 +43,6 @@ export const ACTIVITY_STAGE: Record<string, StageName> = {
   organize: 'organize',
   loadDatabase: 'load',
   writeReport: 'report',
+  scanFolder: 'extract',
+  recordFiles: 'load',
 };

@@ -7,3 +7,4 @@ export { organize } from './organize';
 export { loadDatabase } from './load-database';
 export { writeReport } from './report';
 export { cleanScratch } from './cleanup';
+export { scanFolder, recordFiles } from './files';

@@ -2,6 +2,7 @@
 import type { IngestSummary, Progress } from '../workflows/types';
 import type { LiveActivity } from './live';
 import { plural } from '../text';
+import { changesText } from '../report/html';
 
 /** How far the current stage is: done of total, in a unit, from the query and the live heartbeats. */
 interface Amount {
@@ -92,6 +93,7 @@ export class ProgressMeter {
     }
     const amount = amountOf(p, live);
     const parts = [detailOf(p, amount)];
+    if (p.changes && p.stage !== 'done') parts.push(changesText(p.changes)); // an incremental run: what it works on
     if (amount) {
       this.samples.push({ at: now, done: amount.done });
       while (this.samples.length > 2 && now - this.samples[1].at >= RATE_WINDOW_MS) this.samples.shift();
@@ -135,7 +137,7 @@ function detailOf(p: Progress, amount: Amount | undefined): string {
     case 'report':
       return 'writing reports and charts';
     case 'done':
-      return `${plural(p.found, 'entry', 'entries')}, ${p.invalid} invalid`;
+      return `${plural(p.found, 'entry', 'entries')}, ${p.invalid} invalid${p.changes ? ` (${changesText(p.changes)})` : ''}`;
   }
 }
 
@@ -154,6 +156,7 @@ export function summaryText(s: IngestSummary, extra: { workflowId: string; uiUrl
     `  files found ${c.entries}: valid ${c.valid}, invalid ${c.invalid}, duplicates ${c.duplicate}, conflicts ${c.conflict}, skipped ${c.skipped}, refused ${c.refused}`,
     `  catalog: ${plural(c.patients, 'patient')}, ${plural(c.studies, 'study', 'studies')}, ${plural(c.series, 'series', 'series')}, ${plural(c.instances, 'instance')}` +
       (c.seriesIssues ? ` (${plural(c.seriesIssues, 'series issue')}, see the report)` : ''),
+    ...(s.changes ? [`  since the last run: ${changesText(s.changes)}${s.changes.pruned !== undefined ? `, ${plural(s.changes.pruned, 'instance')} pruned` : ''}`] : []),
     `  time per stage: ${stageTimes}`,
     `  outputs:`,
     `    organized tree   ${s.outputs.organized}`,

@@ -112,4 +112,45 @@ test('two different zips into one DIR: the catalog is the union, cross-run dupli
   const tree = listFiles(path.join(dir, 'organized'));
   expect(tree).toHaveLength(a.instances.length + b.instances.length);
   for (const [f, bytes] of treeBefore) expect(fs.readFileSync(path.join(dir, 'organized', f))).toEqual(bytes);
+
+  // The same zip again: its hash says it is unchanged, nothing runs.
+  const again = await runCli(['ingest', zipA, '--out', dir]);
+  expect(again.code).toBe(0);
+  expect(again.stdout).toContain(`already ingested into ${dir} (run ${runA})`);
+  expect(again.stdout).not.toContain('Started');
+
+  // The zip rewritten with one more instance: a new run; what the first run brought is duplicates, the new one valid.
+  const c = await writeSynthFolder({ patients: 1, slices: 2, size: 32, seed: 43, outDir: path.join(tmp, 'c') });
+  const extra = c.instances[0];
+  await zipOf(zipA, [
+    ...filesA.map((f): [string, Buffer] => [f, fs.readFileSync(path.join(folderA, f))]),
+    [`extra/${extra.sourcePath}`, fs.readFileSync(path.join(tmp, 'c', extra.sourcePath))],
+  ]);
+  const changedZip = await runCli(['ingest', zipA, '--out', dir]);
+  expect({ code: changedZip.code, stderr: changedZip.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(changedZip.stdout).toContain(`The zip changed since run ${runA}`);
+  expect(changedZip.stdout).toContain(
+    `files found ${a.entries.length + 1}: valid 1, invalid ${count(a, 'invalid')}, duplicates ${a.instances.length}, conflicts 0`,
+  );
+  const runA2 = /dicomflow run (\S+) completed/.exec(changedZip.stdout)![1];
+  expect(runA2).not.toBe(runA);
+  const knex2 = await openCatalog({ outDir: dir });
+  try {
+    expect(await knex2('dicom_metadata').where({ sop_instance_uid: extra.sopInstanceUid }).first()).toMatchObject({ run_id: runA2 });
+    expect(await knex2('dicom_metadata').where({ run_id: runA }).count({ n: '*' })).toEqual([{ n: a.instances.length }]);
+    const runs = await knex2('runs').select('run_id', 'source', 'source_sha256').orderBy('loaded_at');
+    expect(runs.map((r) => [r.run_id, r.source])).toEqual([
+      [runA, zipA],
+      [runB, zipB],
+      [runA2, zipA],
+    ]);
+    expect(runs[2].source_sha256).toBe(require('crypto').createHash('sha256').update(fs.readFileSync(zipA)).digest('hex'));
+    expect(runs[0].source_sha256).not.toBe(runs[2].source_sha256);
+    // The file catalog: every entry of both versions of zip A, once, the extra one first seen by the new run.
+    const files = await knex2('files').where({ source: zipA }).select('path', 'first_run_id', 'last_run_id');
+    expect(files).toHaveLength(a.entries.length + 1);
+    expect(files.find((f) => f.path === `extra/${extra.sourcePath}`)).toMatchObject({ first_run_id: runA2, last_run_id: runA2 });
+  } finally {
+    await knex2.destroy();
+  }
 });
