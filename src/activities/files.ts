@@ -18,6 +18,8 @@ export interface ScanFolderInput {
   outDir: string;
   dbUrl?: string;
   runKey?: string;
+  /** Unchanged files go on too (ingest --rerun). */
+  processAll?: boolean;
 }
 
 export type { ScanCounts, FileCatalogResult };
@@ -36,7 +38,7 @@ export async function scanFolder(input: ScanFolderInput): Promise<ScanCounts> {
     await db.destroy();
   }
   try {
-    const counts = await scan({ source: input.source, outDir: input.outDir, runKey: input.runKey, known, signal: hb.signal, onProgress: (n) => hb.beat({ phase: 'scan', entryIndex: n }) });
+    const counts = await scan({ source: input.source, outDir: input.outDir, runKey: input.runKey, known, processAll: input.processAll, signal: hb.signal, onProgress: (n) => hb.beat({ phase: 'scan', entryIndex: n }) });
     logEvent(input.outDir, 'info', 'extract', 'folder scanned against the file catalog', { source: input.source, ...counts });
     return counts;
   } catch (err) {

@@ -156,6 +156,8 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
         maxUncompressedBytes: opts.maxUncompressedBytes,
         keepWork: opts.keepWork || undefined,
         prune: opts.prune || undefined,
+        // --rerun of a folder: every file again (the scan still counts what changed).
+        processAll: (opts.rerun && source.kind === 'folder') || undefined,
       };
       try {
         claimScratch(outDir, input.runId, input.source);

@@ -10,6 +10,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import type { Client, ScheduleHandle } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
 import { DEFAULT_TASK_QUEUE, INGEST_WORKFLOW } from '../contract';
 import { loadCodec } from '../temporal/codec';
 import { redactDbUrl } from '../db/credentials';
@@ -114,7 +115,7 @@ async function create(client: Client, opts: WatchOptions, outDir: string, schedu
   const every = opts.cron ? undefined : parseEvery(opts.every ?? '10m');
   await client.schedule.create({
     scheduleId,
-    spec: every ? { intervals: [{ every }] } : { cronExpressions: [opts.cron!] },
+    spec: every ? { intervals: [{ every: every as Duration }] } : { cronExpressions: [opts.cron!] },
     action: { type: 'startWorkflow', workflowType: INGEST_WORKFLOW, workflowId, taskQueue: opts.taskQueue ?? process.env.DICOMFLOW_TASK_QUEUE ?? DEFAULT_TASK_QUEUE, args: [input] },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
     memo: { source: source.location.split('?')[0], outDir, every: every ?? null, cron: opts.cron ?? null },

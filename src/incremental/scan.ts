@@ -53,6 +53,8 @@ export interface ScanOptions {
   runKey?: string;
   /** The catalog's files of this source by path; the scan deletes what it sees from it. */
   known: Map<string, KnownFile>;
+  /** Every file goes on, unchanged ones too (`ingest --rerun`); the counts still say what changed. */
+  processAll?: boolean;
   signal?: AbortSignal;
   onProgress?: (filesSeen: number) => void;
 }
@@ -72,8 +74,12 @@ export function scanFiles(outDir: string, runKey?: string) {
   };
 }
 
+/** Files up to this size are hashed from one read (a stream costs more than the hash of a small file). */
+const ONE_READ_BYTES = 8 << 20;
+
 /** SHA-256 of a file's bytes, hex. */
-export async function sha256File(file: string): Promise<string> {
+export async function sha256File(file: string, size?: number): Promise<string> {
+  if (size !== undefined && size <= ONE_READ_BYTES) return createHash('sha256').update(await fs.promises.readFile(file)).digest('hex');
   const hash = createHash('sha256');
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
@@ -90,21 +96,34 @@ export async function scanFolder(opts: ScanOptions): Promise<ScanCounts> {
   const seenFiles = await openAppender(out.files, { bufferBytes: 256 * 1024 });
   let next = 0; // the manifest's own entry index: source order among the files it holds
   let walked = 0;
-  type Pending = { record: EntryRecord; known?: KnownFile; size: number | null; mtimeMs: number | null; verdict: 'new' | 'changed' | 'maybe' };
+  /**
+   * Files in source order, waiting for a group to be hashed: `hash` ones are decided once their hash is known (new,
+   * changed, or same bytes as before); the others are decided already (`seen` says what to record, if anything).
+   */
+  type Pending = { record: EntryRecord; known?: KnownFile; size: number | null; mtimeMs: number | null } & (
+    | { hash: true; verdict: 'new' | 'changed' | 'maybe' }
+    | { hash: false; goesOn: boolean; seen?: FileSeen }
+  );
   let pending: Pending[] = [];
 
   const flush = async () => {
     const group = pending;
     pending = [];
-    const hashes = await Promise.all(group.map((p) => (p.record.file ? sha256File(p.record.file).catch(() => null) : Promise.resolve(null))));
+    const hashes = await Promise.all(group.map((p) => (p.hash && p.record.file ? sha256File(p.record.file, p.size ?? undefined).catch(() => null) : Promise.resolve(null))));
     const entries: EntryRecord[] = [];
     const seen: FileSeen[] = [];
     for (const [k, p] of group.entries()) {
+      if (!p.hash) {
+        if (p.goesOn) entries.push({ ...p.record, i: next++ });
+        if (p.seen) seen.push(p.seen);
+        continue;
+      }
       const sha256 = hashes[k];
-      let change: FileSeen['change'] = p.verdict === 'maybe' ? (sha256 !== null && sha256 === p.known?.sha256 ? 'touched' : 'changed') : p.verdict;
+      const change: FileSeen['change'] = p.verdict === 'maybe' ? (sha256 !== null && sha256 === p.known?.sha256 ? 'touched' : 'changed') : p.verdict;
       if (change === 'touched') {
         counts.unchanged++;
-        if (p.mtimeMs === p.known?.mtimeMs) continue; // racy but the same bytes: nothing to record
+        if (opts.processAll) entries.push({ ...p.record, i: next++ });
+        else if (p.mtimeMs === p.known?.mtimeMs) continue; // racy but the same bytes: nothing to record
       } else {
         counts[change]++;
         entries.push({ ...p.record, i: next++ });
@@ -113,6 +132,10 @@ export async function scanFolder(opts: ScanOptions): Promise<ScanCounts> {
     }
     await manifest.appendAll(entries);
     await seenFiles.appendAll(seen);
+  };
+  const add = async (p: Pending) => {
+    pending.push(p);
+    if (pending.length >= HASH_GROUP) await flush();
   };
 
   try {
@@ -126,26 +149,23 @@ export async function scanFolder(opts: ScanOptions): Promise<ScanCounts> {
         const present = known && !known.gone ? known : undefined;
         if (record.status !== null || !record.file) {
           // Skipped or refused by the walk (links, macOS metadata, unreadable folders): new the first time only.
-          if (present) counts.unchanged++;
-          else {
-            counts.new++;
-            await manifest.append({ ...record, i: next++ });
-            await seenFiles.append({ path: record.source, size: null, mtimeMs: null, sha256: null, change: 'new' } satisfies FileSeen);
-          }
-          return;
+          counts[present ? 'unchanged' : 'new']++;
+          const goesOn = !present || !!opts.processAll;
+          const seen: FileSeen | undefined = goesOn ? { path: record.source, size: null, mtimeMs: null, sha256: null, change: present ? 'touched' : 'new' } : undefined;
+          return add({ record, size: null, mtimeMs: null, hash: false, goesOn, seen });
         }
         const stat = fs.lstatSync(record.file, { throwIfNoEntry: false });
         const size = stat ? stat.size : (record.size ?? null);
         const mtimeMs = stat ? Math.trunc(stat.mtimeMs) : null;
-        let verdict: Pending['verdict'];
-        if (!present) verdict = 'new';
-        else if (present.size !== size) verdict = 'changed';
-        else if (present.mtimeMs === mtimeMs && mtimeMs !== null && mtimeMs < present.seenAtMs - RACY_MS) {
+        if (present && present.size === size && present.mtimeMs === mtimeMs && mtimeMs !== null && mtimeMs < present.seenAtMs - RACY_MS) {
+          // Unchanged, no doubt about it. Processed again only with processAll, recorded as the catalog knows it.
           counts.unchanged++;
-          return;
-        } else verdict = 'maybe';
-        pending.push({ record, known: present, size, mtimeMs, verdict });
-        if (pending.length >= HASH_GROUP) await flush();
+          const seen: FileSeen | undefined = opts.processAll ? { path: record.source, size, mtimeMs, sha256: present.sha256, change: 'touched' } : undefined;
+          if (!opts.processAll) return;
+          return add({ record, size, mtimeMs, hash: false, goesOn: !!opts.processAll, seen });
+        }
+        const verdict = !present ? 'new' : present.size !== size ? 'changed' : 'maybe';
+        return add({ record, known: present, size, mtimeMs, hash: true, verdict });
       },
       onProgress: (n) => {
         if (n % 1024 === 0) opts.onProgress?.(n);

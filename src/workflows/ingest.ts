@@ -162,7 +162,7 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
       : input.source;
   const found = await stage('extract', async () => {
     // A folder: only its new and changed files become the run's entries (the scan writes the manifest extract batches).
-    if (fileCatalog && input.sourceKind === 'folder') progress.changes = await scanFolder({ source: zipOrFolder, outDir, dbUrl: input.dbUrl, runKey });
+    if (fileCatalog && input.sourceKind === 'folder') progress.changes = await scanFolder({ source: zipOrFolder, outDir, dbUrl: input.dbUrl, runKey, ...(input.processAll ? { processAll: true } : {}) });
     return extract({ source: zipOrFolder, outDir, batchSize: input.batchSize, maxUncompressedBytes: input.maxUncompressedBytes, runKey });
   });
   progress.found = found.entries;

@@ -21,6 +21,8 @@ export interface IngestInput {
   historyLimit?: number;
   /** Keep the run's scratch folder (DIR/work/runs/<key>) after it completes (--keep-work). */
   keepWork?: boolean;
+  /** A folder: process every file, not only the new and changed ones (ingest --rerun). */
+  processAll?: boolean;
   /** Remove the instances of files gone from a folder source from the catalog and the tree (--prune). */
   prune?: boolean;
 }

@@ -83,9 +83,12 @@ test('watch: a schedule ingests new files as they arrive; pause stops it; an ove
   // The first scheduled run catalogs the whole folder; later ones find nothing new.
   await waitFor('the first scheduled run', async () => ((await runs(dir)).find((r) => r.new_files === m.entries.length) ? true : undefined));
   // Files dropped in: the next run catalogs them, and only them.
-  fs.mkdirSync(path.join(folder, 'dropped'));
+  // (Made aside and moved in at once, so no run sees half of them.)
+  const staging = path.join(tmp, 'staging');
+  fs.mkdirSync(staging);
   const dropped = more.instances.slice(0, 2);
-  dropped.forEach((i, k) => fs.copyFileSync(path.join(tmp, 'more', i.sourcePath), path.join(folder, 'dropped', `${k}.dcm`)));
+  dropped.forEach((i, k) => fs.copyFileSync(path.join(tmp, 'more', i.sourcePath), path.join(staging, `${k}.dcm`)));
+  fs.renameSync(staging, path.join(folder, 'dropped'));
   const second = await waitFor('the run of the dropped files', async () => (await runs(dir)).find((r) => r.new_files === 2));
   expect(second.instances).toBe(2);
   expect(second.run_id.startsWith(scheduleId.replace('dicomflow-watch-', 'dicomflow-'))).toBe(true);

@@ -153,6 +153,22 @@ test("two runs organizing into one DIR: the later one's same instance is a dupli
   fs.rmSync(path.join(workspace(outDir, 'run-c').workDir, 'organize.json'));
   expect(await new MockActivityEnvironment().run(organize, { outDir, batchCount: 1, runKey: 'run-c' })).toMatchObject({ placed: 0, duplicates: 1, conflicts: 1 });
   expect(fs.readFileSync(zPlaced)).toEqual(before);
+  // A retried organize keeps what its earlier attempt placed as its own, a copy (another file, as across devices)
+  // included: its journal names it. Without the journal the same file would be another run's.
+  const w = { patientId: 'P1', sop: '1.2.3.4.9', instanceNumber: 9, z: 20 };
+  await prepareRun(outDir, 'run-d', [w]);
+  expect(await new MockActivityEnvironment().run(organize, { outDir, batchCount: 1, runKey: 'run-d' })).toMatchObject({ placed: 1, duplicates: 0 });
+  const wPlaced = path.join(outDir, 'organized', 'P1', '1.2.3', '1.2.3.4', '1.2.3.4.9.dcm');
+  const copy = fs.readFileSync(wPlaced);
+  fs.rmSync(wPlaced);
+  fs.writeFileSync(wPlaced, copy); // same bytes, another inode
+  const dWork = workspace(outDir, 'run-d').workDir;
+  fs.rmSync(path.join(dWork, 'organize.json'));
+  expect(await new MockActivityEnvironment().run(organize, { outDir, batchCount: 1, runKey: 'run-d' })).toMatchObject({ placed: 1, duplicates: 0 });
+  fs.rmSync(path.join(dWork, 'organize.json'));
+  fs.rmSync(path.join(dWork, 'placing.txt'));
+  expect(await new MockActivityEnvironment().run(organize, { outDir, batchCount: 1, runKey: 'run-d' })).toMatchObject({ placed: 0, duplicates: 1 });
+
   // The runs' scratch folders are their own: nothing in the shared layout's DIR/work.
   expect(fs.readdirSync(path.join(outDir, 'work')).sort()).toEqual(['runs']);
 });
