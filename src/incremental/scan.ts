@@ -75,7 +75,7 @@ export function scanFiles(outDir: string, runKey?: string) {
 }
 
 /** Files up to this size are hashed from one read (a stream costs more than the hash of a small file). */
-const ONE_READ_BYTES = 8 << 20;
+const ONE_READ_BYTES = 1 << 20; // 32 at once: 32 MiB at most
 
 /** SHA-256 of a file's bytes, hex. */
 export async function sha256File(file: string, size?: number): Promise<string> {
