@@ -121,11 +121,13 @@ export async function organizeRun({ outDir, runKey, batchCount, onProgress, sign
         firsts.push({ rec, meta, relative: organizedPath(rec.fields) });
       }
       ownPlacements.intend(firsts.map((f) => f.relative));
+      const foreign: string[] = [];
       for (const { rec, meta, relative } of firsts) {
         const sop = rec.fields.sopInstanceUid;
         const dest = path.join(ws.root, relative);
         const how = placer.place(rec.file, dest);
         if (how === 'already-there' && !ownPlacements.isOwn(relative, rec.file, dest)) {
+          foreign.push(relative);
           // An earlier (or concurrent) run placed these very bytes from another copy: that run's catalog row stays.
           verdicts.set(rec.i, {
             status: 'duplicate',
@@ -135,6 +137,7 @@ export async function organizeRun({ outDir, runKey, batchCount, onProgress, sign
           continue;
         }
         if (how === 'conflict') {
+          foreign.push(relative);
           verdicts.set(rec.i, {
             status: 'conflict',
             code: 'CONFLICTING_INSTANCE',
@@ -149,6 +152,7 @@ export async function organizeRun({ outDir, runKey, batchCount, onProgress, sign
         parts.push(...lineWithMetaBytes(head, meta ?? EMPTY_META));
         lines++;
       }
+      ownPlacements.foreign(foreign);
       await instances.appendEncoded(Buffer.concat(parts), lines);
       placedCount += lines;
       onProgress?.('place', placedCount);

@@ -107,8 +107,10 @@ export function placeFile(source: string, dest: string): Placement {
  * Which files already in the tree this run placed itself. A retried organize finds its own earlier placements there
  * ('already-there'), and they are this run's instances; a file another run placed with the same bytes is that run's
  * instance, and this run's copy a duplicate of it. Before placing a chunk of files, organize names them in a journal
- * in the run's scratch (an intent: a crash between the journal and the link leaves a name the retry then places);
- * a retry reads the journal of the attempts before it. A tree file that is the very same file as the source (same
+ * in the run's scratch (an intent: a crash between the journal and the link leaves a name the retry then places),
+ * and after it the names it found taken by another run; a retry reads the journal of the attempts before it. (A
+ * crash between a chunk's placements and that second note makes the retry take another run's same bytes for its own:
+ * the instance is then catalogued under this run, never lost.) A tree file that is the very same file as the source (same
  * inode: a folder's file hard-linked by this or an earlier run of that folder) is always this run's: its bytes are
  * what this run read, so its catalog row is this run's too.
  */
@@ -122,7 +124,11 @@ export class RunPlacements {
     } catch {
       /* a first attempt */
     }
-    this.earlier = new Set(text.split('\n').filter((l) => l !== ''));
+    this.earlier = new Set();
+    for (const line of text.split('\n')) {
+      if (line.startsWith('-')) this.earlier.delete(line.slice(1));
+      else if (line !== '') this.earlier.add(line);
+    }
   }
 
   /** Names the tree paths (relative to DIR) this attempt is about to place. */
@@ -130,6 +136,12 @@ export class RunPlacements {
     if (relatives.length === 0) return;
     fs.mkdirSync(path.dirname(this.journal), { recursive: true });
     fs.appendFileSync(this.journal, relatives.join('\n') + '\n');
+  }
+
+  /** Notes the intended paths this attempt found taken by another run (a retry must not take them for its own). */
+  foreign(relatives: string[]): void {
+    if (relatives.length === 0) return;
+    fs.appendFileSync(this.journal, relatives.map((r) => `-${r}`).join('\n') + '\n');
   }
 
   /** Whether the tree file at `dest` (found with the same bytes as `source`) was placed by this run. */
