@@ -36,18 +36,19 @@ test('a folder ingested twice: the second run processes only the new file and sa
   const m = await writeSynthFolder({ patients: 1, slices: 4, size: 32, seed: 71, outDir: folder });
   const outDir = path.join(parent, 'out');
   const taskQueue = 'wf-incremental';
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
-  const run = (workflowId: string, runId: string) =>
-    env.client.workflow.execute(ingestDataset, { taskQueue, workflowId, args: [{ source: folder, sourceKind: 'folder', outDir, runId, concurrency: 2 }] });
+  const run = async (workflowId: string, runId: string) => {
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
+    return worker.runUntil(env.client.workflow.execute(ingestDataset, { taskQueue, workflowId, args: [{ source: folder, sourceKind: 'folder', outDir, runId, concurrency: 2 }] }));
+  };
 
-  const first = await worker.runUntil(run('ingest-folder-files-catalog-1', 'wf-folder-1'));
+  const first = await run('ingest-folder-files-catalog-1', 'wf-folder-1');
   expect(first.changes).toEqual({ new: m.entries.length, changed: 0, unchanged: 0, gone: 0 });
   expect(first.counts.entries).toBe(m.entries.length);
 
   const extra = path.join(parent, 'extra');
   const more = await writeSynthFolder({ patients: 1, slices: 2, size: 32, seed: 72, outDir: extra });
   fs.copyFileSync(path.join(extra, more.instances[0].sourcePath), path.join(folder, 'new.dcm'));
-  const second = await worker.runUntil(run('ingest-folder-files-catalog', 'wf-folder-2'));
+  const second = await run('ingest-folder-files-catalog', 'wf-folder-2');
   expect(second.changes).toEqual({ new: 1, changed: 0, unchanged: m.entries.length, gone: 0 });
   expect(second.counts).toMatchObject({ entries: 1, valid: 1, instances: 1 });
 
