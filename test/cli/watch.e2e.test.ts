@@ -116,8 +116,8 @@ test('watch: a schedule ingests new files as they arrive; pause stops it; an ove
   more.instances.slice(3).forEach((i, k) => fs.copyFileSync(path.join(tmp, 'more', i.sourcePath), path.join(folder, 'dropped', `many-${k}.dcm`)));
   expect((await runCli(['watch', '--trigger', folder, '--out', dir], { env: LOCAL })).stdout).toContain(`Schedule ${scheduleId} triggered`);
   // The second trigger at once, from this process (a second command would take a moment to start).
-  const { address } = JSON.parse(fs.readFileSync(path.join(dir, 'temporal', 'server.json'), 'utf8')) as { address: string };
-  const connection = await Connection.connect({ address });
+  const { port } = JSON.parse(fs.readFileSync(path.join(dir, 'temporal', 'server.json'), 'utf8')) as { port: number };
+  const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
   try {
     await new Client({ connection }).schedule.getHandle(scheduleId).trigger(ScheduleOverlapPolicy.SKIP);
   } finally {
