@@ -115,8 +115,6 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
       throw err;
     });
     const status = described?.status.name ?? 'NONE';
-    // The run id of the workflow's last run (a later run of a folder has its own); runs before it was kept: the id.
-    const lastRunId = typeof described?.memo?.runId === 'string' ? described.memo.runId : workflowId;
 
     let runId = workflowId;
     /** Why a completed source runs again: a folder's new files, a zip whose bytes changed. */
@@ -143,7 +141,7 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
       }
       // A new run of the workflow (--rerun, or the source again) gets a run id of its own; a failed run started again
       // keeps its own (its scratch holds the stages it finished).
-      runId = opts.rerun || again ? `${workflowId}-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}` : status === 'NONE' ? workflowId : lastRunId;
+      runId = opts.rerun || again ? `${workflowId}-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}` : status === 'NONE' ? workflowId : unfinishedRunId(outDir, source.location, workflowId);
       const input: IngestInput = {
         source: source.location,
         sourceKind: source.kind,
@@ -161,7 +159,7 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
       };
       try {
         claimScratch(outDir, input.runId, input.source);
-        handle = await client.workflow.start<typeof ingestDataset>(INGEST_WORKFLOW, { taskQueue, workflowId, args: [input], memo: { runId } });
+        handle = await client.workflow.start<typeof ingestDataset>(INGEST_WORKFLOW, { taskQueue, workflowId, args: [input] });
         const what = runId === workflowId ? `run ${workflowId}` : `run ${runId} (workflow ${workflowId})`;
         if (again) print(`${again}: started ${what}`);
         else print(status === 'NONE' || opts.rerun ? `Started ${what}` : `Previous run ended ${status}; started it again (finished stages are not redone)`);
@@ -249,6 +247,29 @@ async function runAgain(source: ResolvedSource, done: IngestSummary, sha256?: st
   const now = source.kind === 'zip' ? await sha256File(source.location) : sha256?.toLowerCase();
   if (now === undefined || now === done.sourceSha256) return undefined;
   return `The ${source.kind === 'zip' ? 'zip' : 'download'} changed since run ${done.runId} (SHA-256 ${now.slice(0, 12)}..., was ${done.sourceSha256.slice(0, 12)}...)`;
+}
+
+/**
+ * The run id of this source's unfinished run in DIR (a failed one, to start again): a later run of a folder or of a
+ * changed zip has a run id of its own, `<workflow id>-<time>`, which its scratch folder's owner.json names (a
+ * completed run's scratch is gone). The newest such folder; none: the workflow id, as every first run has.
+ */
+function unfinishedRunId(outDir: string, source: string, workflowId: string): string {
+  const runsDir = path.join(workspace(outDir).workDir, 'runs');
+  const what = source.split('?')[0];
+  let best: { runId: string; at: number } | undefined;
+  for (const key of fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []) {
+    try {
+      const ownerFile = path.join(runsDir, key, 'owner.json');
+      const owner = JSON.parse(fs.readFileSync(ownerFile, 'utf8')) as { runId?: string; source?: string };
+      if (owner.source !== what || typeof owner.runId !== 'string' || !owner.runId.startsWith(workflowId)) continue;
+      const at = fs.statSync(ownerFile).mtimeMs;
+      if (!best || at > best.at) best = { runId: owner.runId, at };
+    } catch {
+      /* not a run's scratch */
+    }
+  }
+  return best?.runId ?? workflowId;
 }
 
 /**
