@@ -95,7 +95,9 @@ export async function recordFiles(db: Knex, opts: FileCatalogOptions): Promise<F
   const gone = fs.existsSync(out.gone) ? await readAllJsonLines<string>(out.gone) : [];
 
   const rows: Record<string, unknown>[] = [];
-  for await (const o of readJsonLines<OutcomeRecord>(out.ws.outcomes)) {
+  // (No outcomes: a run whose scan found nothing to process went straight to this.)
+  const outcomes = fs.existsSync(out.ws.outcomes) ? readJsonLines<OutcomeRecord>(out.ws.outcomes) : [];
+  for await (const o of outcomes) {
     const f = seen.get(o.path);
     if (f) seen.delete(o.path);
     rows.push({
@@ -144,6 +146,11 @@ export async function recordFiles(db: Knex, opts: FileCatalogOptions): Promise<F
       }
     }
     const counts = opts.changes;
+    // The run's row, when its load did not write one (a run that found nothing to process).
+    await trx('runs')
+      .insert({ run_id: opts.runId, source: opts.source, loaded_at: now, instances: 0, validation_rows: 0, series_issues: 0 })
+      .onConflict('run_id')
+      .ignore();
     await trx('runs')
       .where({ run_id: opts.runId })
       .update({

@@ -167,6 +167,26 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
   });
   progress.found = found.entries;
   progress.candidates = found.candidates;
+  const c = progress.changes;
+  if (c && c.new + c.changed + c.gone === 0 && !input.prune && found.entries === 0) {
+    // A folder with nothing new, changed or gone (a scheduled run, most of the time): the file catalog notes that this
+    // run saw every file, and that is all; no empty report replaces the latest one.
+    const source = input.source.split('?')[0];
+    await stage('load', () => recordFiles({ outDir, dbUrl: input.dbUrl, runKey, runId, source, changes: c }));
+    for (const s of progress.stages) if (s.state === 'pending') s.state = 'skipped';
+    if (!input.keepWork) await cleanScratch({ outDir, runKey: runKey! }).catch((err) => log.warn('the run scratch could not be removed', { runKey, error: String(err) }));
+    progress.stage = 'done';
+    const zero = { entries: 0, valid: 0, invalid: 0, duplicate: 0, conflict: 0, skipped: 0, refused: 0, patients: 0, studies: 0, series: 0, instances: 0, seriesIssues: 0 };
+    return {
+      runId,
+      source: input.source,
+      outDir,
+      counts: zero,
+      stageSeconds,
+      outputs: { organized: `${outDir}/organized`, database: redactDbUrl(input.dbUrl) ?? `${outDir}/dicom.db`, reports: [], log: `${outDir}/logs/dicomflow.jsonl` },
+      changes: c,
+    };
+  }
   // Runs that reached this point before WORK_SIZED_BATCHES go on as they started: both per-file stages as children.
   const workSized = patched(WORK_SIZED_BATCHES);
   const validated = await stage('validate', () => (workSized ? validateBatches(found.batchCount) : batched('validate', found.batchCount)));

@@ -122,6 +122,20 @@ test('folder: ingest, add 3 files, change 1, remove 1, ingest again: exactly tho
     expect(rows.map((r) => r.sop_instance_uid)).not.toContain(removed.sopInstanceUid);
   });
   expect(listFiles(path.join(dir, 'organized'))).toHaveLength(m.instances.length + 2);
+
+  // Nothing new, nothing gone: the run only notes it saw every file; no stage runs and no empty report replaces the
+  // latest one.
+  const latest = fs.readlinkSync(path.join(dir, 'reports', 'latest'));
+  const quiet = await runCli(['ingest', folder, '--out', dir]);
+  expect({ code: quiet.code, stderr: quiet.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(quiet.stdout).toContain(`since the last run: 0 new, 0 changed, ${total + 2} unchanged, 0 gone`);
+  expect(quiet.stdout).toMatch(/time per stage: extract [\d.]+ s, load [\d.]+ s\n/);
+  expect(fs.readlinkSync(path.join(dir, 'reports', 'latest'))).toBe(latest);
+  const run4 = runIdOf(quiet.stdout)!;
+  await withCatalog(dir, async (knex) => {
+    expect(await knex('runs').where({ run_id: run4 }).first()).toMatchObject({ source: folder, instances: 0, new_files: 0, unchanged_files: total + 2, gone_files: 0 });
+    expect(await knex('files').where({ source: folder }).whereNull('gone_run_id').whereNot({ last_run_id: run4 }).count({ n: '*' })).toEqual([{ n: 0 }]);
+  });
 });
 
 test('a run killed mid-way and resumed neither counts a file twice nor misses a file added meanwhile', async () => {

@@ -31,7 +31,7 @@ afterAll(async () => {
   fs.rmSync(parent, { recursive: true, force: true });
 });
 
-test('a folder ingested twice: the second run processes only the new file and says so in its result', async () => {
+test('a folder ingested three times: the second run processes only the new file, the third nothing, and each says so in its result', async () => {
   const folder = path.join(parent, 'folder');
   const m = await writeSynthFolder({ patients: 1, slices: 4, size: 32, seed: 71, outDir: folder });
   const outDir = path.join(parent, 'out');
@@ -59,8 +59,18 @@ test('a folder ingested twice: the second run processes only the new file and sa
   } finally {
     await knex.destroy();
   }
+
+  // Nothing new: the run records that it saw every file, and runs no other stage.
+  const third = await run('ingest-folder-files-catalog-nothing-new', 'wf-folder-3');
+  expect(third.changes).toEqual({ new: 0, changed: 0, unchanged: m.entries.length + 1, gone: 0 });
+  expect(third.counts.entries).toBe(0);
+  expect(third.outputs.reports).toEqual([]);
+  expect(Object.keys(third.stageSeconds).sort()).toEqual(['extract', 'load']);
+
   if (process.env.DICOMFLOW_RECORD_HISTORIES) {
-    const json = execFileSync(findTemporalCli(), ['workflow', 'show', '--address', env.address, '--workflow-id', 'ingest-folder-files-catalog', '--output', 'json']);
-    fs.writeFileSync(path.join(__dirname, '..', 'fixtures', 'histories', 'ingest-folder-files-catalog.json'), json);
+    for (const id of ['ingest-folder-files-catalog', 'ingest-folder-files-catalog-nothing-new']) {
+      const json = execFileSync(findTemporalCli(), ['workflow', 'show', '--address', env.address, '--workflow-id', id, '--output', 'json']);
+      fs.writeFileSync(path.join(__dirname, '..', 'fixtures', 'histories', `${id}.json`), json);
+    }
   }
 });
