@@ -65,7 +65,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   watch: {
-    synopsis: 'watch <folder | URL> [--every 10m | --cron EXPR] [--out DIR | --db URL] [--prune]  |  watch --list | --pause | --resume | --delete | --trigger <folder | URL | schedule id>',
+    synopsis: 'watch <folder | URL> [--every 10m | --cron EXPR] [--out DIR | --db URL] [--list | --pause | --resume | --delete | --trigger]',
     summary: 'a Temporal Schedule that ingests the new and changed files of a folder (or URL) into DIR every so often',
     flags: {
       out: OUT,
