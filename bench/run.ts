@@ -13,6 +13,8 @@
  *   4  header stage alone, page cache warm: readHeaderBytes over set 2's files >= 20,000 files/s
  *   5  --scale only: 1000 patients x 245 slices 32x32 (~250k files) once, server and worker up: the worker's
  *      peak RSS <= 512 MB, time per file <= 1.2x set 2's, and the largest workflow history far inside Temporal's limit
+ *   6  incremental: a folder of set 2's files ingested, 10 new files dropped in, the same command again: the
+ *      incremental run <= 0.1x the full run (server and worker up)
  *
  * End-to-end rows take the median of `--runs` (default 3) runs per contender, alternated A B C A B C.
  * "Server and worker up": DIR's embedded Temporal server (`dicomflow server start --out DIR`) and a separate
@@ -26,6 +28,7 @@ import * as path from 'path';
 import { alternate, dicomflowCold, dicomflowWarm, notebook, NOTEBOOK, PYTHON, stopEverything, unzipPair, type Contender, type Sample } from './contenders';
 import { dataset, datasetFolder, describe, type Dataset, type DatasetSpec } from './datasets';
 import { headerStage } from './headers';
+import { incrementalRun, NEW_FILES } from './incremental';
 import { HISTORY_EVENT_LIMIT, histories, type HistoryFacts } from './histories';
 import { loadAverage, median, mib, onPath, secs } from './proc';
 
@@ -60,8 +63,8 @@ function parseOptions(argv: string[]): Options {
     if (!a.startsWith('--') && !['--runs', '--rows', '--data', '--header-rounds'].includes(argv[k - 1])) throw new Error(`unexpected argument ${a}`);
   });
   const rowsArg = value('rows');
-  const rows = new Set(rowsArg ? rowsArg.split(',').map(Number) : [1, 2, 3, 4, ...(scale ? [5] : [])]);
-  for (const r of rows) if (![1, 2, 3, 4, 5].includes(r)) throw new Error(`--rows takes numbers 1-5, got "${rowsArg}"`);
+  const rows = new Set(rowsArg ? rowsArg.split(',').map(Number) : [1, 2, 3, 4, ...(scale ? [5] : []), 6]);
+  for (const r of rows) if (![1, 2, 3, 4, 5, 6].includes(r)) throw new Error(`--rows takes numbers 1-6, got "${rowsArg}"`);
   return { runs: whole('runs', quick ? 1 : 3), quick, scale, rows, data: value('data') ?? null, headerRounds: whole('header-rounds', quick ? 3 : 5) };
 }
 
@@ -261,6 +264,14 @@ async function main(): Promise<number> {
             target: `<= ${far.toLocaleString('en-US')} events (1/4 of the limit)`, met: h.largest.events <= far,
           }
         : skipped('5c', 'scale: largest workflow history', `<= ${far}`, 'histories not read'));
+    }
+
+    // Row 6: incremental ingestion of a folder.
+    if (o.rows.has(6)) {
+      log(`incremental: a folder of set 2's files, ingested, then ${NEW_FILES} new files ...`);
+      const r = await incrementalRun(spec('set2', o.quick), work);
+      rows.push(ratioRow('6', `incremental: ${NEW_FILES} new files in a folder of ${r.files} / the full run`, r.incrementalMs, r.fullMs, 0.1));
+      notes.push(`incremental: full run of ${r.files} files ${secs(r.fullMs)}, incremental ${secs(r.incrementalMs)}; ${r.facts}`);
     }
 
     const loadAtEnd = loadAverage();

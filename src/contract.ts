@@ -45,6 +45,8 @@ export const ACTIVITY_STAGE: Record<string, StageName> = {
   organize: 'organize',
   loadDatabase: 'load',
   writeReport: 'report',
+  scanFolder: 'extract',
+  recordFiles: 'load',
 };
 
 /** The stage each export activity belongs to. */

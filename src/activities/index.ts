@@ -8,3 +8,4 @@ export { loadDatabase } from './load-database';
 export { writeReport } from './report';
 export { cleanScratch } from './cleanup';
 export { planExport, exportBatch, finishExport } from './export';
+export { scanFolder, recordFiles } from './files';

@@ -102,7 +102,7 @@ const PERMANENT_LOAD = /^(22|23)[0-9A-Z]{3}$|^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG
  * Permanent causes fail the activity at once with a clear message; the rest (server down, a lock,
  * a dropped connection, a cancellation) are passed on unchanged and retried by Temporal's policy.
  */
-function asFailure(err: unknown, input: LoadInput, stage: 'open' | 'load'): unknown {
+export function asFailure(err: unknown, input: Pick<LoadInput, 'outDir' | 'dbUrl'>, stage: 'open' | 'load'): unknown {
   let where: string;
   let target: ReturnType<typeof catalogTarget>;
   try {

@@ -26,6 +26,8 @@ export interface ReportInput {
   stageSeconds?: Record<string, number>;
   /** The run's scratch key (scratchKey in contract.ts); absent for runs of the shared layout. */
   runKey?: string;
+  /** A folder source against the file catalog (incremental runs). */
+  changes?: { new: number; changed: number; unchanged: number; gone: number };
 }
 
 export interface ReportResult {
@@ -138,6 +140,7 @@ export async function writeReport(input: ReportInput): Promise<ReportResult> {
       stageSeconds: input.stageSeconds,
       thumbnails,
       thumbnailLimit: MAX_THUMBNAILS,
+      changes: input.changes,
     }),
   );
 

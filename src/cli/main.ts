@@ -36,6 +36,7 @@ const COMMANDS: Record<string, Command> = {
       sha256: { value: 'HEX', help: 'checksum the download must have (URL sources)' },
       'run-id': { value: 'ID', help: 'workflow id to use instead of the one derived from source and DIR' },
       rerun: { help: 'start a new run even if this source was already ingested into DIR' },
+      prune: { help: "a folder: remove the instances of files gone from it from the catalog and the tree" },
       'keep-work': { help: "keep the run's scratch folder after it completes (default: removed)" },
       'batch-size': { value: 'N', help: 'files per batch activity (default: sized by work)' },
       concurrency: { value: 'N', help: 'batch activities in flight (default 2 x cores)' },
@@ -52,6 +53,7 @@ const COMMANDS: Record<string, Command> = {
         sha256: str(flags, 'sha256'),
         runId: str(flags, 'run-id'),
         rerun: flags.rerun === true,
+        prune: flags.prune === true,
         keepWork: flags['keep-work'] === true,
         batchSize: int(flags, 'batch-size'),
         concurrency: int(flags, 'concurrency'),
@@ -111,6 +113,39 @@ const COMMANDS: Record<string, Command> = {
           series: lists.series ?? [],
           where: str(flags, 'where'),
         },
+      });
+    },
+  },
+  watch: {
+    synopsis: 'watch <folder | URL> [--every 10m | --cron EXPR] [--out DIR | --db URL] [--list | --pause | --resume | --delete | --trigger]',
+    summary: 'a Temporal Schedule that ingests the new and changed files of a folder (or URL) into DIR every so often',
+    flags: {
+      out: OUT,
+      db: { value: 'URL', help: 'catalog database: default SQLite at DIR/dicom.db; postgres://... for PostgreSQL' },
+      every: { value: 'DURATION', help: 'how often: 30s, 10m, 1h, 1d (default 10m)' },
+      cron: { value: 'EXPR', help: 'when, as a cron expression instead ("0 2 * * *": at 02:00 every day)' },
+      prune: { help: "remove the instances of files gone from the folder from the catalog and the tree" },
+      'task-queue': { value: 'Q', help: 'task queue (external clusters)' },
+      list: { help: "list DIR's server's dicomflow schedules" },
+      pause: { help: 'pause the schedule of the folder or URL' },
+      resume: { help: 'resume it' },
+      delete: { help: 'delete it (the catalog and the tree stay)' },
+      trigger: { help: 'start a run now (skipped if one is still going)' },
+    },
+    async run({ positional, flags }) {
+      const actions = (['list', 'pause', 'resume', 'delete', 'trigger'] as const).filter((a) => flags[a] === true);
+      if (actions.length > 1) throw usageError('watch', `watch takes one of --${actions.join(', --')}`);
+      if (positional.length > 1) throw usageError('watch', 'watch takes one folder or URL');
+      const { runWatch } = await import('../client/watch');
+      return runWatch({
+        target: positional[0],
+        outDir: str(flags, 'out') ?? DEFAULT_OUT,
+        dbUrl: str(flags, 'db'),
+        every: str(flags, 'every'),
+        cron: str(flags, 'cron'),
+        prune: flags.prune === true,
+        taskQueue: str(flags, 'task-queue'),
+        action: actions[0] ?? 'create',
       });
     },
   },

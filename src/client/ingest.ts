@@ -16,7 +16,8 @@ import type { IngestInput, IngestSummary, Progress } from '../workflows/types';
 import type { ingestDataset } from '../workflows';
 import { workspace } from '../workspace';
 import { logEvent } from '../log';
-import { checkUrlReachable, resolveSource, UsageError, workflowIdFor } from './source';
+import { checkUrlReachable, resolveSource, UsageError, workflowIdFor, type ResolvedSource } from './source';
+import { sha256File } from '../incremental/scan';
 import { ProgressMeter, summaryText } from './progress';
 import { liveActivities, takeOverOrphans } from './live';
 import { measuredStageSeconds } from './stage-times';
@@ -34,6 +35,8 @@ export interface IngestOptions {
   maxUncompressedBytes?: number;
   /** Keep the run's scratch folder after it completes. */
   keepWork?: boolean;
+  /** A folder: remove the instances of files gone from it from the catalog and the tree. */
+  prune?: boolean;
 }
 
 const print = (line: string) => process.stdout.write(line + '\n');
@@ -107,21 +110,24 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
   let worker: Worker | undefined;
   try {
     let handle = client.workflow.getHandle(workflowId);
-    const status = await handle
-      .describe()
-      .then((d) => d.status.name)
-      .catch((err) => {
-        if (err instanceof WorkflowNotFoundError) return 'NONE';
-        throw err;
-      });
+    const described = await handle.describe().catch((err) => {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    });
+    const status = described?.status.name ?? 'NONE';
 
     let runId = workflowId;
+    /** Why a completed source runs again: a folder's new files, a zip whose bytes changed. */
+    let again: string | undefined;
     if (status === 'COMPLETED' && !opts.rerun) {
-      print(`This source was already ingested into ${outDir} (run ${workflowId}); --rerun starts a new run.`);
       const done = (await handle.result()) as IngestSummary;
-      done.stageSeconds = await measuredStageSeconds(handle, done.stageSeconds);
-      print(summaryText(done, { workflowId, uiUrl, namespace }));
-      return 0;
+      again = await runAgain(source, done, opts.sha256);
+      if (again === undefined) {
+        print(`This source was already ingested into ${outDir} (run ${done.runId ?? workflowId}); --rerun starts a new run.`);
+        done.stageSeconds = await measuredStageSeconds(handle, done.stageSeconds);
+        print(summaryText(done, { workflowId, uiUrl, namespace }));
+        return 0;
+      }
     }
     if (status !== 'RUNNING') {
       if (source.kind === 'url') {
@@ -133,7 +139,9 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
           throw err;
         }
       }
-      runId = opts.rerun ? `${workflowId}-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}` : workflowId;
+      // A new run of the workflow (--rerun, or the source again) gets a run id of its own; a failed run started again
+      // keeps its own (its scratch holds the stages it finished).
+      runId = opts.rerun || again ? `${workflowId}-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}` : status === 'NONE' ? workflowId : unfinishedRunId(outDir, source.location, workflowId);
       const input: IngestInput = {
         source: source.location,
         sourceKind: source.kind,
@@ -145,12 +153,16 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
         concurrency: opts.concurrency ?? Math.max(2, os.availableParallelism() * 2),
         maxUncompressedBytes: opts.maxUncompressedBytes,
         keepWork: opts.keepWork || undefined,
+        prune: opts.prune || undefined,
+        // --rerun of a folder: every file again (the scan still counts what changed).
+        processAll: (opts.rerun && source.kind === 'folder') || undefined,
       };
       try {
         claimScratch(outDir, input.runId, input.source);
         handle = await client.workflow.start<typeof ingestDataset>(INGEST_WORKFLOW, { taskQueue, workflowId, args: [input] });
         const what = runId === workflowId ? `run ${workflowId}` : `run ${runId} (workflow ${workflowId})`;
-        print(status === 'NONE' || opts.rerun ? `Started ${what}` : `Previous run ended ${status}; started it again (finished stages are not redone)`);
+        if (again) print(`${again}: started ${what}`);
+        else print(status === 'NONE' || opts.rerun ? `Started ${what}` : `Previous run ended ${status}; started it again (finished stages are not redone)`);
       } catch (err) {
         // The same command started at the same moment elsewhere won the race: this one follows that run.
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -222,6 +234,42 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
     await nativeConnection?.close().catch(() => undefined);
     await connection.close();
   }
+}
+
+/**
+ * Whether a source whose last run completed is run again, and why: a folder always (the run processes only the files
+ * new or changed since the runs before: the file catalog says which); a zip whose SHA-256 differs from the one the
+ * last run recorded; a URL whose --sha256 differs from it. Undefined: the same bytes, nothing to do.
+ */
+async function runAgain(source: ResolvedSource, done: IngestSummary, sha256?: string): Promise<string | undefined> {
+  if (source.kind === 'folder') return `Looking for new and changed files in ${source.location} since run ${done.runId}`;
+  if (done.sourceSha256 === undefined) return undefined; // a run that recorded no hash: as before, already ingested
+  const now = source.kind === 'zip' ? await sha256File(source.location) : sha256?.toLowerCase();
+  if (now === undefined || now === done.sourceSha256) return undefined;
+  return `The ${source.kind === 'zip' ? 'zip' : 'download'} changed since run ${done.runId} (SHA-256 ${now.slice(0, 12)}..., was ${done.sourceSha256.slice(0, 12)}...)`;
+}
+
+/**
+ * The run id of this source's unfinished run in DIR (a failed one, to start again): a later run of a folder or of a
+ * changed zip has a run id of its own, `<workflow id>-<time>`, which its scratch folder's owner.json names (a
+ * completed run's scratch is gone). The newest such folder; none: the workflow id, as every first run has.
+ */
+function unfinishedRunId(outDir: string, source: string, workflowId: string): string {
+  const runsDir = path.join(workspace(outDir).workDir, 'runs');
+  const what = source.split('?')[0];
+  let best: { runId: string; at: number } | undefined;
+  for (const key of fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []) {
+    try {
+      const ownerFile = path.join(runsDir, key, 'owner.json');
+      const owner = JSON.parse(fs.readFileSync(ownerFile, 'utf8')) as { runId?: string; source?: string };
+      if (owner.source !== what || typeof owner.runId !== 'string' || !owner.runId.startsWith(workflowId)) continue;
+      const at = fs.statSync(ownerFile).mtimeMs;
+      if (!best || at > best.at) best = { runId: owner.runId, at };
+    } catch {
+      /* not a run's scratch */
+    }
+  }
+  return best?.runId ?? workflowId;
 }
 
 /**

@@ -2,6 +2,7 @@
 import type { IngestSummary, Progress } from '../workflows/types';
 import type { LiveActivity } from './live';
 import { plural } from '../text';
+import { changesText } from '../report/html';
 
 /** How far the current stage is: done of total, in a unit, from the query and the live heartbeats. */
 export interface Amount {
@@ -85,7 +86,10 @@ export class ProgressMeter {
   private stageStarted = 0;
 
   line(p: Progress, live: LiveActivity[] = [], now = Date.now()): string {
-    return this.render(p, amountOf(p, live), (amount) => detailOf(p, amount), live, now);
+    // An incremental run also says what it works on: N new, M changed, ...
+    const detail = (amount: Amount | undefined) =>
+      p.changes && p.stage !== 'done' ? `${detailOf(p, amount)} · ${changesText(p.changes)}` : detailOf(p, amount);
+    return this.render(p, amountOf(p, live), detail, live, now);
   }
 
   /**
@@ -148,7 +152,7 @@ function detailOf(p: Progress, amount: Amount | undefined): string {
     case 'report':
       return 'writing reports and charts';
     case 'done':
-      return `${plural(p.found, 'entry', 'entries')}, ${p.invalid} invalid`;
+      return `${plural(p.found, 'entry', 'entries')}, ${p.invalid} invalid${p.changes ? ` (${changesText(p.changes)})` : ''}`;
   }
 }
 
@@ -167,6 +171,7 @@ export function summaryText(s: IngestSummary, extra: { workflowId: string; uiUrl
     `  files found ${c.entries}: valid ${c.valid}, invalid ${c.invalid}, duplicates ${c.duplicate}, conflicts ${c.conflict}, skipped ${c.skipped}, refused ${c.refused}`,
     `  catalog: ${plural(c.patients, 'patient')}, ${plural(c.studies, 'study', 'studies')}, ${plural(c.series, 'series', 'series')}, ${plural(c.instances, 'instance')}` +
       (c.seriesIssues ? ` (${plural(c.seriesIssues, 'series issue')}, see the report)` : ''),
+    ...(s.changes ? [`  since the last run: ${changesText(s.changes)}${s.changes.pruned !== undefined ? `, ${plural(s.changes.pruned, 'instance')} pruned` : ''}`] : []),
     `  time per stage: ${stageTimes}`,
     `  outputs:`,
     `    organized tree   ${s.outputs.organized}`,

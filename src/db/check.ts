@@ -5,7 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { catalogTarget, connectCatalog, describeDb, missingCatalog, type CatalogOptions } from './catalog';
-import { DICOM_METADATA_COLUMNS, SERIES_ISSUES_COLUMNS, SERIES_SUMMARY_COLUMNS, VALIDATION_RESULTS_COLUMNS } from './migrations';
+import { DICOM_METADATA_COLUMNS, FILES_COLUMNS, SERIES_ISSUES_COLUMNS, SERIES_SUMMARY_COLUMNS, VALIDATION_RESULTS_COLUMNS } from './migrations';
 
 export interface DbCheckResult {
   ok: boolean;
@@ -17,6 +17,7 @@ const REQUIRED: Record<string, readonly string[]> = {
   validation_results: VALIDATION_RESULTS_COLUMNS,
   series_issues: SERIES_ISSUES_COLUMNS,
   series_summary: SERIES_SUMMARY_COLUMNS,
+  files: FILES_COLUMNS,
 };
 
 /** Columns each contract table or view lacks ([] when complete); a missing table lacks them all. */
@@ -98,7 +99,7 @@ export async function dbCheck(opts: CatalogOptions): Promise<DbCheckResult> {
           : `SCHEMA CHECK FAILED: ${table} is missing required column(s): ${cols.join(', ')}`,
       );
     }
-    if (broken.length === 0) lines.push('Schema: OK (dicom_metadata, validation_results, series_issues, series_summary have every contract column)');
+    if (broken.length === 0) lines.push('Schema: OK (dicom_metadata, validation_results, series_issues, series_summary, files have every contract column)');
 
     const metadataColumns = DICOM_METADATA_COLUMNS.filter((c) => !missing.dicom_metadata.includes(c));
     // Statistics over whatever is there; a missing table or broken view must not hide the schema verdict.

@@ -151,6 +151,66 @@ const serveIndexes002: Migration = {
   },
 };
 
+/** Columns of the file catalog `files` (README, Database contract). */
+export const FILES_COLUMNS = [
+  'source',
+  'path',
+  'size',
+  'mtime_ms',
+  'sha256',
+  'extension',
+  'path_tags',
+  'status',
+  'code',
+  'first_run_id',
+  'last_run_id',
+  'first_seen_at',
+  'last_seen_at',
+  'gone_run_id',
+] as const;
+
+/**
+ * The file catalog: every file ever seen in a source (folder files, zip entries), keyed by source and path, with what
+ * the incremental runs compare (size, modification time, content hash) and what the last run found (status, code).
+ * Runs get the hash of a zip source and the counts of an incremental run.
+ */
+const files005: Migration = {
+  async up(knex) {
+    await knex.schema.createTable('files', (t) => {
+      t.text('source').notNullable(); // the folder, zip or URL (without its query), as runs.source
+      t.text('path').notNullable(); // '/'-separated, inside the source
+      t.bigInteger('size');
+      t.bigInteger('mtime_ms'); // modification time, ms since 1970 (folders)
+      t.text('sha256'); // content hash, hex (folder files)
+      t.text('extension'); // lower case, without the dot; '' when none
+      t.jsonb('path_tags'); // the folder names of the path, a JSON array
+      t.text('status'); // the entry's status in the last run that processed it
+      t.text('code');
+      t.text('first_run_id').notNullable();
+      t.text('last_run_id').notNullable();
+      t.text('first_seen_at').notNullable();
+      t.text('last_seen_at').notNullable();
+      t.text('gone_run_id'); // the run that found the file gone; null while it is there
+      t.primary(['source', 'path']);
+      t.index(['last_run_id'], 'files_last_run_idx');
+      t.index(['sha256'], 'files_sha256_idx');
+    });
+    await knex.schema.alterTable('runs', (t) => {
+      t.text('source_sha256');
+      t.integer('new_files');
+      t.integer('changed_files');
+      t.integer('unchanged_files');
+      t.integer('gone_files');
+    });
+  },
+  async down(knex) {
+    await knex.schema.dropTableIfExists('files');
+    await knex.schema.alterTable('runs', (t) => {
+      t.dropColumns('source_sha256', 'new_files', 'changed_files', 'unchanged_files', 'gone_files');
+    });
+  },
+};
+
 /** Columns of the exports table: one row per finished `dicomflow export` (src/export/run.ts). */
 export const EXPORTS_COLUMNS = ['export_id', 'finished_at', 'destination', 'format', 'deidentified', 'profile_options', 'key_fingerprint', 'selection', 'series', 'instances', 'withheld', 'skipped', 'bytes'] as const;
 
@@ -181,6 +241,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '001_catalog': catalog001,
   '002_serve_indexes': serveIndexes002,
   '004_exports': exports004,
+  '005_files': files005,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -5,8 +5,9 @@
  * instances and series issues under the run's work folder; all of it is idempotent.
  *
  * The tree is shared with every other run into DIR, some perhaps placing at the same moment: a file is placed by an
- * exclusive create and a file already there is never replaced. The same bytes there are the same instance (this
- * run's file is valid and catalogued: the tree holds it); other bytes make this run's file a conflict, not placed.
+ * exclusive create and a file already there is never replaced. The same bytes there, placed by another run from
+ * another copy, make this run's file a duplicate (that run's catalog row stays); other bytes make it a conflict, not
+ * placed. What this run placed itself (an earlier attempt, or the very file of a folder source) stays its own.
  *
  * The headers are never parsed, nor even decoded, here: each metadata line is split into its small fields (parsed)
  * and its header (carried as bytes into instances.jsonl), so the cost per file is a line split, a link and a line
@@ -29,7 +30,7 @@ import {
 import { openAppender, readJsonLines, readLineBuffers, writeJsonLines } from '../io/jsonl';
 import { checkSeries, type SeriesSlice } from '../dicom/series-checks';
 import { organizedPath } from './tree';
-import { Placer, sameBytes } from './place';
+import { Placer, RunPlacements, sameBytes } from './place';
 
 export interface OrganizeResult {
   placed: number;
@@ -98,6 +99,7 @@ export async function organizeRun({ outDir, runKey, batchCount, onProgress, sign
   /** First copies the tree refused: another run placed other bytes under their SOP Instance UID. */
   const verdicts = new Map<number, Verdict>();
   const placer = new Placer();
+  const ownPlacements = new RunPlacements(path.join(ws.workDir, 'placing.txt'));
   let linked = 0;
   let copied = 0;
   let placedCount = 0;
@@ -106,6 +108,8 @@ export async function organizeRun({ outDir, runKey, batchCount, onProgress, sign
     for await (const chunk of metadataChunks()) {
       const parts: Buffer[] = [];
       let lines = 0;
+      // The chunk's first copies, named in the run's journal before any of them is placed (see RunPlacements).
+      const firsts: { rec: MetadataHead; meta: Buffer | null; relative: string }[] = [];
       for (const { record: rec, meta } of chunk) {
         withMetadata.add(rec.i);
         const sop = rec.fields.sopInstanceUid;
@@ -114,9 +118,26 @@ export async function organizeRun({ outDir, runKey, batchCount, onProgress, sign
           continue;
         }
         kept.set(sop, rec.i);
-        const relative = organizedPath(rec.fields);
-        const how = placer.place(rec.file, path.join(ws.root, relative));
+        firsts.push({ rec, meta, relative: organizedPath(rec.fields) });
+      }
+      ownPlacements.intend(firsts.map((f) => f.relative));
+      const foreign: string[] = [];
+      for (const { rec, meta, relative } of firsts) {
+        const sop = rec.fields.sopInstanceUid;
+        const dest = path.join(ws.root, relative);
+        const how = placer.place(rec.file, dest);
+        if (how === 'already-there' && !ownPlacements.isOwn(relative, rec.file, dest)) {
+          foreign.push(relative);
+          // An earlier (or concurrent) run placed these very bytes from another copy: that run's catalog row stays.
+          verdicts.set(rec.i, {
+            status: 'duplicate',
+            code: 'DUPLICATE_INSTANCE',
+            message: `same SOP Instance UID ${sop} and same bytes as ${relative}, already placed by an earlier run; kept once`,
+          });
+          continue;
+        }
         if (how === 'conflict') {
+          foreign.push(relative);
           verdicts.set(rec.i, {
             status: 'conflict',
             code: 'CONFLICTING_INSTANCE',
@@ -131,6 +152,7 @@ export async function organizeRun({ outDir, runKey, batchCount, onProgress, sign
         parts.push(...lineWithMetaBytes(head, meta ?? EMPTY_META));
         lines++;
       }
+      ownPlacements.foreign(foreign);
       await instances.appendEncoded(Buffer.concat(parts), lines);
       placedCount += lines;
       onProgress?.('place', placedCount);
@@ -194,9 +216,11 @@ async function judgeRepeats(
   for (const rec of repeats) {
     const first = firsts.get(kept.get(rec.sop)!)!;
     const sop = rec.sop;
-    const firstRefused = verdicts.get(first.i)?.status === 'conflict'; // the tree holds another run's bytes
+    const firstVerdict = verdicts.get(first.i)?.status;
+    // The tree holds another run's copy: other bytes (conflict), or these bytes, catalogued by that run (duplicate).
+    const firstRefused = firstVerdict === 'conflict' || firstVerdict === 'duplicate';
     if (sameBytes(first.file, rec.file)) {
-      const kept = firstRefused ? 'neither is placed: the tree holds other bytes from another run' : 'kept once';
+      const kept = firstVerdict === 'conflict' ? 'neither is placed: the tree holds other bytes from another run' : 'kept once';
       verdicts.set(rec.i, { status: 'duplicate', code: 'DUPLICATE_INSTANCE', message: `same SOP Instance UID ${sop} and same bytes as ${first.source}; ${kept}` });
     } else {
       verdicts.set(rec.i, { status: 'conflict', code: 'CONFLICTING_INSTANCE', message: `SOP Instance UID ${sop} was already placed from ${first.source} with different bytes; this file is not placed` });

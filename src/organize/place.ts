@@ -102,3 +102,53 @@ function copyInto(source: string, dest: string): Placement {
 export function placeFile(source: string, dest: string): Placement {
   return new Placer().place(source, dest);
 }
+
+/**
+ * Which files already in the tree this run placed itself. A retried organize finds its own earlier placements there
+ * ('already-there'), and they are this run's instances; a file another run placed with the same bytes is that run's
+ * instance, and this run's copy a duplicate of it. Before placing a chunk of files, organize names them in a journal
+ * in the run's scratch (an intent: a crash between the journal and the link leaves a name the retry then places),
+ * and after it the names it found taken by another run; a retry reads the journal of the attempts before it. (A
+ * crash between a chunk's placements and that second note makes the retry take another run's same bytes for its own:
+ * the instance is then catalogued under this run, never lost.) A tree file that is the very same file as the source (same
+ * inode: a folder's file hard-linked by this or an earlier run of that folder) is always this run's: its bytes are
+ * what this run read, so its catalog row is this run's too.
+ */
+export class RunPlacements {
+  private readonly earlier: Set<string>;
+
+  constructor(private readonly journal: string) {
+    let text = '';
+    try {
+      text = fs.readFileSync(journal, 'utf8');
+    } catch {
+      /* a first attempt */
+    }
+    this.earlier = new Set();
+    for (const line of text.split('\n')) {
+      if (line.startsWith('-')) this.earlier.delete(line.slice(1));
+      else if (line !== '') this.earlier.add(line);
+    }
+  }
+
+  /** Names the tree paths (relative to DIR) this attempt is about to place. */
+  intend(relatives: string[]): void {
+    if (relatives.length === 0) return;
+    fs.mkdirSync(path.dirname(this.journal), { recursive: true });
+    fs.appendFileSync(this.journal, relatives.join('\n') + '\n');
+  }
+
+  /** Notes the intended paths this attempt found taken by another run (a retry must not take them for its own). */
+  foreign(relatives: string[]): void {
+    if (relatives.length === 0) return;
+    fs.appendFileSync(this.journal, relatives.map((r) => `-${r}`).join('\n') + '\n');
+  }
+
+  /** Whether the tree file at `dest` (found with the same bytes as `source`) was placed by this run. */
+  isOwn(relative: string, source: string, dest: string): boolean {
+    if (this.earlier.has(relative)) return true;
+    const a = fs.statSync(source, { throwIfNoEntry: false });
+    const b = fs.statSync(dest, { throwIfNoEntry: false });
+    return !!a && !!b && a.ino === b.ino && a.dev === b.dev;
+  }
+}

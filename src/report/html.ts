@@ -23,6 +23,13 @@ export interface HtmlReportInput {
   /** One middle-slice PNG per series, of the first `thumbnailLimit` series; the Series grid is left out when absent. */
   thumbnails?: Thumbnail[];
   thumbnailLimit?: number;
+  /** A folder source against the file catalog: what this run found new, changed, unchanged and gone. */
+  changes?: { new: number; changed: number; unchanged: number; gone: number };
+}
+
+/** "3 new, 1 changed, 120 unchanged, 1 gone": an incremental run's counts, as the CLI and the report say them. */
+export function changesText(c: { new: number; changed: number; unchanged: number; gone: number }): string {
+  return `${c.new} new, ${c.changed} changed, ${c.unchanged} unchanged, ${c.gone} gone`;
 }
 
 export function escapeHtml(text: string): string {
@@ -53,6 +60,7 @@ export function renderReportHtml(r: HtmlReportInput): string {
     `<dt>Source</dt><dd id="source">${e(r.source)}</dd>`,
     `<dt>Run id</dt><dd id="run-id">${e(r.runId)}</dd>`,
     `<dt>Generated</dt><dd id="generated-at">${e(r.generatedAt)}</dd>`,
+    ...(r.changes ? [`<dt>Files since the last run</dt><dd id="changes">${e(changesText(r.changes))} (only new and changed files were processed)</dd>`] : []),
     '</dl>',
   );
 

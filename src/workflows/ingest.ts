@@ -39,6 +39,12 @@ export const LOAD_BESIDE_REPORT = 'load-beside-report';
 /** The patch that gives each run its own scratch and reports folders, and removes the scratch once the run completes. */
 export const PER_RUN_SCRATCH = 'per-run-scratch';
 
+/**
+ * The patch of the file catalog (issue 8): a folder is scanned against the `files` table first (only new and changed
+ * files go on), and the load stage records the run's files there.
+ */
+export const FILES_CATALOG = 'files-catalog';
+
 /** Up to this many batches a stage runs in the parent's own history; more go to a child that continues as new. */
 const INLINE_BATCHES = 200;
 
@@ -66,6 +72,11 @@ const { writeReport } = proxyActivities<typeof activities>({
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '2 seconds', maximumAttempts: 3 },
 });
+const { scanFolder, recordFiles } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { initialInterval: '2 seconds', maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: BAD_INPUT },
+});
 const { cleanScratch } = proxyActivities<typeof activities>({
   startToCloseTimeout: '1 hour',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
@@ -74,7 +85,10 @@ const { cleanScratch } = proxyActivities<typeof activities>({
 export async function ingestDataset(input: IngestInput): Promise<IngestSummary> {
   // Asked once, before the first command: a run started by an earlier version (no marker in its history) keeps the
   // shared scratch of DIR/work to its end.
-  const runKey = patched(PER_RUN_SCRATCH) ? scratchKey(input.runId) : undefined;
+  // A run started by a Schedule (dicomflow watch) has no run id of its own in its input: its workflow id is one.
+  const runId = input.runId || workflowInfo().workflowId;
+  const runKey = patched(PER_RUN_SCRATCH) ? scratchKey(runId) : undefined;
+  const fileCatalog = runKey !== undefined && patched(FILES_CATALOG);
   const progress: Progress = {
     stage: input.sourceKind === 'url' ? 'download' : 'extract',
     stages: STAGES.map((stage) => ({ stage, state: stage === 'download' && input.sourceKind !== 'url' ? 'skipped' : 'pending' })),
@@ -141,14 +155,38 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
     return total;
   }
 
-  const { outDir, runId } = input;
+  const { outDir } = input;
   const zipOrFolder =
     input.sourceKind === 'url'
       ? (await stage('download', () => download({ url: input.source, outDir, sha256: input.sha256, runKey }))).zipPath
       : input.source;
-  const found = await stage('extract', () => extract({ source: zipOrFolder, outDir, batchSize: input.batchSize, maxUncompressedBytes: input.maxUncompressedBytes, runKey }));
+  const found = await stage('extract', async () => {
+    // A folder: only its new and changed files become the run's entries (the scan writes the manifest extract batches).
+    if (fileCatalog && input.sourceKind === 'folder') progress.changes = await scanFolder({ source: zipOrFolder, outDir, dbUrl: input.dbUrl, runKey, ...(input.processAll ? { processAll: true } : {}) });
+    return extract({ source: zipOrFolder, outDir, batchSize: input.batchSize, maxUncompressedBytes: input.maxUncompressedBytes, runKey });
+  });
   progress.found = found.entries;
   progress.candidates = found.candidates;
+  const c = progress.changes;
+  if (c && c.new + c.changed + c.gone === 0 && !input.prune && found.entries === 0) {
+    // A folder with nothing new, changed or gone (a scheduled run, most of the time): the file catalog notes that this
+    // run saw every file, and that is all; no empty report replaces the latest one.
+    const source = input.source.split('?')[0];
+    await stage('load', () => recordFiles({ outDir, dbUrl: input.dbUrl, runKey, runId, source, changes: c }));
+    for (const s of progress.stages) if (s.state === 'pending') s.state = 'skipped';
+    if (!input.keepWork) await cleanScratch({ outDir, runKey: runKey! }).catch((err) => log.warn('the run scratch could not be removed', { runKey, error: String(err) }));
+    progress.stage = 'done';
+    const zero = { entries: 0, valid: 0, invalid: 0, duplicate: 0, conflict: 0, skipped: 0, refused: 0, patients: 0, studies: 0, series: 0, instances: 0, seriesIssues: 0 };
+    return {
+      runId,
+      source: input.source,
+      outDir,
+      counts: zero,
+      stageSeconds,
+      outputs: { organized: `${outDir}/organized`, database: redactDbUrl(input.dbUrl) ?? `${outDir}/dicom.db`, reports: [], log: `${outDir}/logs/dicomflow.jsonl` },
+      changes: c,
+    };
+  }
   // Runs that reached this point before WORK_SIZED_BATCHES go on as they started: both per-file stages as children.
   const workSized = patched(WORK_SIZED_BATCHES);
   const validated = await stage('validate', () => (workSized ? validateBatches(found.batchCount) : batched('validate', found.batchCount)));
@@ -160,8 +198,20 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
   await stage('organize', () => organize({ outDir, batchCount: found.batchCount, runKey }));
   // The catalog and the report say where the run came from; a presigned URL's query (its signature) is left out.
   const source = input.source.split('?')[0];
-  const load = () => stage('load', () => loadDatabase({ outDir, dbUrl: input.dbUrl, runId, source, runKey }));
-  const writeReports = () => stage('report', () => writeReport({ outDir, runId, source, stageSeconds: { ...stageSeconds }, runKey }));
+  let sourceSha256: string | undefined;
+  const load = () =>
+    stage('load', async () => {
+      const loaded = await loadDatabase({ outDir, dbUrl: input.dbUrl, runId, source, runKey });
+      if (fileCatalog) {
+        const hashSource = input.sourceKind === 'folder' ? undefined : zipOrFolder;
+        const recorded = await recordFiles({ outDir, dbUrl: input.dbUrl, runKey, runId, source, changes: progress.changes, hashSource, prune: input.prune });
+        if (progress.changes && input.prune) progress.changes.pruned = recorded.pruned;
+        sourceSha256 = recorded.sourceSha256;
+      }
+      return loaded;
+    });
+  const writeReports = () =>
+    stage('report', () => writeReport({ outDir, runId, source, stageSeconds: { ...stageSeconds }, runKey, ...(progress.changes ? { changes: progress.changes } : {}) }));
   // The report's stage times then end at organize; the summary has them all.
   const [, report] = patched(LOAD_BESIDE_REPORT) ? await Promise.all([load(), writeReports()]) : [await load(), await writeReports()];
   if (runKey !== undefined && !input.keepWork) {
@@ -184,5 +234,7 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
       reports: [report.files.validationCsv, report.files.metadataCsv, report.files.html, ...report.files.pngs],
       log: `${outDir}/logs/dicomflow.jsonl`,
     },
+    ...(progress.changes ? { changes: progress.changes } : {}),
+    ...(sourceSha256 ? { sourceSha256 } : {}),
   };
 }

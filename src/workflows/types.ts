@@ -21,6 +21,20 @@ export interface IngestInput {
   historyLimit?: number;
   /** Keep the run's scratch folder (DIR/work/runs/<key>) after it completes (--keep-work). */
   keepWork?: boolean;
+  /** A folder: process every file, not only the new and changed ones (ingest --rerun). */
+  processAll?: boolean;
+  /** Remove the instances of files gone from a folder source from the catalog and the tree (--prune). */
+  prune?: boolean;
+}
+
+/** What an incremental run found in a folder source, against the file catalog. */
+export interface ChangeCounts {
+  new: number;
+  changed: number;
+  unchanged: number;
+  gone: number;
+  /** Instances removed from the catalog and the tree (--prune). */
+  pruned?: number;
 }
 
 export interface StageProgress {
@@ -41,6 +55,8 @@ export interface Progress {
   validated: number;
   invalid: number;
   metadataRead: number;
+  /** A folder source against the file catalog, once scanned. */
+  changes?: ChangeCounts;
 }
 
 export interface IngestSummary {
@@ -63,6 +79,10 @@ export interface IngestSummary {
   };
   stageSeconds: Record<string, number>;
   outputs: { organized: string; database: string; reports: string[]; log: string };
+  /** A folder source: new, changed, unchanged and gone files against the runs before (file catalog runs only). */
+  changes?: ChangeCounts;
+  /** SHA-256 of a zip source (a URL's download), hex: the same zip again is not run again (file catalog runs only). */
+  sourceSha256?: string;
 }
 
 /** Input of the child workflow that runs one batched stage; carried across continue-as-new. */

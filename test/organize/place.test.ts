@@ -97,7 +97,7 @@ async function prepareRun(outDir: string, runKey: string, specs: InstanceSpec[])
   return files;
 }
 
-test("two runs organizing into one DIR: the later one's same instance is valid and already there, its other bytes a conflict", async () => {
+test("two runs organizing into one DIR: the later one's same instance is a duplicate of the one already there, its other bytes a conflict", async () => {
   const outDir = path.join(tmp, 'out');
   const x = { patientId: 'P1', sop: '1.2.3.4.1', instanceNumber: 1, z: 0 };
   const z = { patientId: 'P1', sop: '1.2.3.4.3', instanceNumber: 3, z: 5 };
@@ -123,27 +123,52 @@ test("two runs organizing into one DIR: the later one's same instance is valid a
   const loser = zA.status === 'conflict' ? zA : zB;
   expect(loser.code).toBe('CONFLICTING_INSTANCE');
   expect(loser.message).toMatch(/already in the tree .* with different bytes, placed by another run/);
-  expect(outcomesA[0].status).toBe('valid');
-  expect(outcomesB.slice(0, 2).map((o) => o.status)).toEqual(['valid', 'valid']);
+  // x: whichever run placed it first has it; the other's copy (same bytes, another file) is a duplicate of it.
+  expect([outcomesA[0].status, outcomesB[0].status].sort()).toEqual(['duplicate', 'valid']);
+  const xDuplicate = outcomesA[0].status === 'duplicate' ? outcomesA[0] : outcomesB[0];
+  expect(xDuplicate.code).toBe('DUPLICATE_INSTANCE');
+  expect(xDuplicate.message).toMatch(/already placed by an earlier run/);
+  expect(outcomesB[1].status).toBe('valid');
   expect(a.conflicts + b.conflicts).toBe(1);
+  expect(a.duplicates + b.duplicates).toBe(1);
 
   const zPlaced = path.join(outDir, 'organized', 'P1', '1.2.3', '1.2.3.4', '1.2.3.4.3.dcm');
   expect(fs.readFileSync(zPlaced)).toEqual(fs.readFileSync(zA.status === 'valid' ? filesA[1] : filesB[2]));
   // The conflict is not catalogued by the run that lost it: its instances hold what it placed or found there.
   const instancesB = await readAllJsonLines<InstanceRecord>(workspace(outDir, 'run-b').instances);
-  expect(instancesB.map((r) => r.fields.sopInstanceUid)).toEqual(zB.status === 'valid' ? ['1.2.3.4.1', '1.2.3.4.2', '1.2.3.4.3'] : ['1.2.3.4.1', '1.2.3.4.2']);
+  const wantB = [...(outcomesB[0].status === 'valid' ? ['1.2.3.4.1'] : []), '1.2.3.4.2', ...(zB.status === 'valid' ? ['1.2.3.4.3'] : [])];
+  expect(instancesB.map((r) => r.fields.sopInstanceUid)).toEqual(wantB);
 
   // A third run, after both: z with yet other bytes is a conflict, x the same instance; nothing in the tree changes.
   const before = fs.readFileSync(zPlaced);
   await prepareRun(outDir, 'run-c', [x, { ...z, pixelValue: 7 }]);
   const c = await new MockActivityEnvironment().run(organize, { outDir, batchCount: 1, runKey: 'run-c' });
-  expect(c).toMatchObject({ placed: 1, conflicts: 1 });
+  expect(c).toMatchObject({ placed: 0, duplicates: 1, conflicts: 1 });
   const outcomesC = await readAllJsonLines<OutcomeRecord>(workspace(outDir, 'run-c').outcomes);
   expect(outcomesC.map((o) => [o.status, o.code])).toEqual([
-    ['valid', 'OK'],
+    ['duplicate', 'DUPLICATE_INSTANCE'],
     ['conflict', 'CONFLICTING_INSTANCE'],
   ]);
+  // A retried organize of run C (its summary gone) judges the same: its journal names nothing it placed.
+  fs.rmSync(path.join(workspace(outDir, 'run-c').workDir, 'organize.json'));
+  expect(await new MockActivityEnvironment().run(organize, { outDir, batchCount: 1, runKey: 'run-c' })).toMatchObject({ placed: 0, duplicates: 1, conflicts: 1 });
   expect(fs.readFileSync(zPlaced)).toEqual(before);
+  // A retried organize keeps what its earlier attempt placed as its own, a copy (another file, as across devices)
+  // included: its journal names it. Without the journal the same file would be another run's.
+  const w = { patientId: 'P1', sop: '1.2.3.4.9', instanceNumber: 9, z: 20 };
+  await prepareRun(outDir, 'run-d', [w]);
+  expect(await new MockActivityEnvironment().run(organize, { outDir, batchCount: 1, runKey: 'run-d' })).toMatchObject({ placed: 1, duplicates: 0 });
+  const wPlaced = path.join(outDir, 'organized', 'P1', '1.2.3', '1.2.3.4', '1.2.3.4.9.dcm');
+  const copy = fs.readFileSync(wPlaced);
+  fs.rmSync(wPlaced);
+  fs.writeFileSync(wPlaced, copy); // same bytes, another inode
+  const dWork = workspace(outDir, 'run-d').workDir;
+  fs.rmSync(path.join(dWork, 'organize.json'));
+  expect(await new MockActivityEnvironment().run(organize, { outDir, batchCount: 1, runKey: 'run-d' })).toMatchObject({ placed: 1, duplicates: 0 });
+  fs.rmSync(path.join(dWork, 'organize.json'));
+  fs.rmSync(path.join(dWork, 'placing.txt'));
+  expect(await new MockActivityEnvironment().run(organize, { outDir, batchCount: 1, runKey: 'run-d' })).toMatchObject({ placed: 0, duplicates: 1 });
+
   // The runs' scratch folders are their own: nothing in the shared layout's DIR/work.
   expect(fs.readdirSync(path.join(outDir, 'work')).sort()).toEqual(['runs']);
 });

@@ -1,0 +1,82 @@
+/**
+ * The file catalog's two activities, thin wrappers over src/incremental/scan.ts and src/db/files.ts:
+ * - scanFolder (extract stage, folder sources): the files new or changed since the runs before, as the run's manifest;
+ * - recordFiles (load stage): the run's files into the `files` table, gone files marked (and with prune removed from
+ *   the catalog and the tree), the run's hash and counts into `runs`.
+ */
+import { openCatalog } from '../db/catalog';
+import { knownFiles, recordFiles as recordFilesInCatalog, type FileCatalogResult } from '../db/files';
+import { scanFolder as scan, sha256File, type ScanCounts } from '../incremental/scan';
+import { logEvent } from '../log';
+import { heartbeat } from './heartbeat';
+import { toApplicationFailure } from './io-failures';
+import { asFailure } from './load-database';
+
+export interface ScanFolderInput {
+  /** Absolute path of the folder. */
+  source: string;
+  outDir: string;
+  dbUrl?: string;
+  runKey?: string;
+  /** Unchanged files go on too (ingest --rerun). */
+  processAll?: boolean;
+}
+
+export type { ScanCounts, FileCatalogResult };
+
+export async function scanFolder(input: ScanFolderInput): Promise<ScanCounts> {
+  const hb = heartbeat<{ phase: 'scan'; entryIndex: number }>();
+  const db = await openCatalog({ outDir: input.outDir, dbUrl: input.dbUrl }).catch((err) => {
+    throw asFailure(err, input, 'open');
+  });
+  let known;
+  try {
+    known = await knownFiles(db, input.source);
+  } catch (err) {
+    throw asFailure(err, input, 'load');
+  } finally {
+    await db.destroy();
+  }
+  try {
+    const counts = await scan({ source: input.source, outDir: input.outDir, runKey: input.runKey, known, processAll: input.processAll, signal: hb.signal, onProgress: (n) => hb.beat({ phase: 'scan', entryIndex: n }) });
+    logEvent(input.outDir, 'info', 'extract', 'folder scanned against the file catalog', { source: input.source, ...counts });
+    return counts;
+  } catch (err) {
+    throw toApplicationFailure(err);
+  }
+}
+
+export interface RecordFilesInput {
+  outDir: string;
+  dbUrl?: string;
+  runKey?: string;
+  runId: string;
+  source: string;
+  changes?: ScanCounts;
+  /** A zip (a URL's download) to hash: its SHA-256 goes into runs and the result (the same zip is not run again). */
+  hashSource?: string;
+  prune?: boolean;
+}
+
+export async function recordFiles(input: RecordFilesInput): Promise<FileCatalogResult & { sourceSha256?: string }> {
+  heartbeat(); // the worker's keep-alive heartbeats while the transaction runs
+  let sourceSha256: string | undefined;
+  try {
+    // Read once more beside the report (from the page cache, as a rule).
+    if (input.hashSource) sourceSha256 = await sha256File(input.hashSource);
+  } catch (err) {
+    throw toApplicationFailure(err);
+  }
+  const db = await openCatalog({ outDir: input.outDir, dbUrl: input.dbUrl }).catch((err) => {
+    throw asFailure(err, input, 'open');
+  });
+  try {
+    const result = await recordFilesInCatalog(db, { ...input, sourceSha256 });
+    logEvent(input.outDir, 'info', 'load', 'file catalog recorded', { ...result, sourceSha256 });
+    return { ...result, ...(sourceSha256 ? { sourceSha256 } : {}) };
+  } catch (err) {
+    throw asFailure(err, input, 'load');
+  } finally {
+    await db.destroy();
+  }
+}

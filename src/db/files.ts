@@ -1,0 +1,168 @@
+/**
+ * The file catalog (`files`), without Temporal: what the incremental scan compares against, and what a run records
+ * in it once its catalog rows are loaded. Bulk: multi-row upserts of a few hundred rows, a few set-wide UPDATEs, all
+ * in one transaction behind the catalog's write lock (the advisory lock of the loads on PostgreSQL).
+ *
+ * A run records every entry it processed (its status and code from outcomes.jsonl; size, mtime and hash from the
+ * scan's files.jsonl for a folder, the size from the manifest for a zip), marks the files it found gone, and notes
+ * itself as the last run that saw every file still there. With prune, the instances the gone files brought leave the
+ * catalog and the tree.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Knex } from 'knex';
+import type { EntryRecord, OutcomeRecord } from '../records';
+import { readAllJsonLines, readJsonLines } from '../io/jsonl';
+import { scanFiles, type FileSeen, type KnownFile, type ScanCounts } from '../incremental/scan';
+import { isPostgres } from './catalog';
+import { PG_LOAD_LOCK } from './load';
+
+/** The catalog's files of `source`, by path (what the scan compares against). */
+export async function knownFiles(db: Knex, source: string): Promise<Map<string, KnownFile>> {
+  const rows = (await db('files').select('path', 'size', 'mtime_ms', 'sha256', 'last_seen_at', 'gone_run_id').where({ source })) as {
+    path: string;
+    size: number | null;
+    mtime_ms: number | null;
+    sha256: string | null;
+    last_seen_at: string;
+    gone_run_id: string | null;
+  }[];
+  const known = new Map<string, KnownFile>();
+  for (const r of rows) {
+    known.set(r.path, {
+      size: r.size === null ? null : Number(r.size),
+      mtimeMs: r.mtime_ms === null ? null : Number(r.mtime_ms),
+      sha256: r.sha256,
+      seenAtMs: Date.parse(r.last_seen_at),
+      gone: r.gone_run_id !== null,
+    });
+  }
+  return known;
+}
+
+/** The lower-case extension of a path's file name, without the dot ('' when none). */
+export function extensionOf(p: string): string {
+  const name = p.slice(p.lastIndexOf('/') + 1);
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? name.slice(dot + 1).toLowerCase() : '';
+}
+
+/** The folder names of a '/'-separated path, as dbx.pixels' path_tags: 'a/b/c.dcm' → ["a","b"]. */
+export function pathTags(p: string): string[] {
+  return p.split('/').slice(0, -1).filter((part) => part !== '');
+}
+
+export interface FileCatalogOptions {
+  outDir: string;
+  runKey?: string;
+  runId: string;
+  /** The source as runs.source has it (a URL without its query). */
+  source: string;
+  /** The scan's counts (folders), recorded in runs. */
+  changes?: ScanCounts;
+  /** The hash of a zip source, recorded in runs. */
+  sourceSha256?: string;
+  /** Remove the instances of the files found gone from the catalog and the tree. */
+  prune?: boolean;
+}
+
+export interface FileCatalogResult {
+  /** Rows upserted: the entries this run processed (and touched files). */
+  recorded: number;
+  gone: number;
+  /** Instances removed from the catalog and the tree (prune). */
+  pruned: number;
+}
+
+const ROWS_PER_STATEMENT = 200;
+const PATHS_PER_STATEMENT = 500;
+
+function chunks<T>(list: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let k = 0; k < list.length; k += size) out.push(list.slice(k, k + size));
+  return out;
+}
+
+export async function recordFiles(db: Knex, opts: FileCatalogOptions): Promise<FileCatalogResult> {
+  const out = scanFiles(opts.outDir, opts.runKey);
+  const now = new Date().toISOString();
+  // What the scan saw of each file (folders); the manifest's sizes (zips).
+  const seen = new Map<string, FileSeen>();
+  if (fs.existsSync(out.files)) for await (const f of readJsonLines<FileSeen>(out.files)) seen.set(f.path, f);
+  else if (fs.existsSync(out.ws.entriesManifest)) {
+    for await (const e of readJsonLines<EntryRecord>(out.ws.entriesManifest)) seen.set(e.source, { path: e.source, size: e.size ?? null, mtimeMs: null, sha256: null, change: 'new' });
+  }
+  const gone = fs.existsSync(out.gone) ? await readAllJsonLines<string>(out.gone) : [];
+
+  const rows: Record<string, unknown>[] = [];
+  // (No outcomes: a run whose scan found nothing to process went straight to this.)
+  const outcomes = fs.existsSync(out.ws.outcomes) ? readJsonLines<OutcomeRecord>(out.ws.outcomes) : [];
+  for await (const o of outcomes) {
+    const f = seen.get(o.path);
+    if (f) seen.delete(o.path);
+    rows.push({
+      source: opts.source,
+      path: o.path,
+      size: f?.size ?? null,
+      mtime_ms: f?.mtimeMs ?? null,
+      sha256: f?.sha256 ?? null,
+      extension: extensionOf(o.path),
+      path_tags: JSON.stringify(pathTags(o.path)),
+      status: o.status,
+      code: o.code,
+      first_run_id: opts.runId,
+      last_run_id: opts.runId,
+      first_seen_at: now,
+      last_seen_at: now,
+      gone_run_id: null,
+    });
+  }
+  // Files the scan found unchanged but touched (same bytes, another mtime): only their mtime changes.
+  const touched = [...seen.values()].filter((f) => f.change === 'touched');
+
+  let removed: string[] = [];
+  await db.transaction(async (trx) => {
+    if (isPostgres(db)) await trx.raw('SELECT pg_advisory_xact_lock(?)', [PG_LOAD_LOCK]);
+    for (const part of chunks(gone, PATHS_PER_STATEMENT)) {
+      await trx('files').where({ source: opts.source }).whereIn('path', part).whereNull('gone_run_id').update({ gone_run_id: opts.runId });
+    }
+    // Every file still there was seen by this run.
+    await trx('files').where({ source: opts.source }).whereNull('gone_run_id').update({ last_run_id: opts.runId, last_seen_at: now });
+    for (const f of touched) {
+      await trx('files').where({ source: opts.source, path: f.path }).update({ mtime_ms: f.mtimeMs, sha256: f.sha256 });
+    }
+    const updated = ['size', 'mtime_ms', 'sha256', 'extension', 'path_tags', 'status', 'code', 'last_run_id', 'last_seen_at', 'gone_run_id'];
+    for (const part of chunks(rows, ROWS_PER_STATEMENT)) await trx('files').insert(part).onConflict(['source', 'path']).merge(updated);
+
+    if (opts.prune) {
+      // The instances the gone files brought (found gone by this run or an earlier one): their rows, loaded by runs of
+      // this source.
+      const allGone = ((await trx('files').select('path').where({ source: opts.source }).whereNotNull('gone_run_id')) as { path: string }[]).map((r) => r.path);
+      const runsOfSource = trx('runs').select('run_id').where({ source: opts.source });
+      for (const part of chunks(allGone, PATHS_PER_STATEMENT)) {
+        const found = (await trx('dicom_metadata').select('file_path').whereIn('source_path', part).whereIn('run_id', runsOfSource.clone())) as { file_path: string }[];
+        removed.push(...found.map((r) => r.file_path));
+        await trx('dicom_metadata').whereIn('source_path', part).whereIn('run_id', runsOfSource.clone()).delete();
+      }
+    }
+    const counts = opts.changes;
+    // The run's row, when its load did not write one (a run that found nothing to process).
+    await trx('runs')
+      .insert({ run_id: opts.runId, source: opts.source, loaded_at: now, instances: 0, validation_rows: 0, series_issues: 0 })
+      .onConflict('run_id')
+      .ignore();
+    await trx('runs')
+      .where({ run_id: opts.runId })
+      .update({
+        source_sha256: opts.sourceSha256 ?? null,
+        new_files: counts?.new ?? null,
+        changed_files: counts?.changed ?? null,
+        unchanged_files: counts?.unchanged ?? null,
+        gone_files: counts?.gone ?? null,
+      });
+  });
+  // The tree loses the pruned files once the catalog no longer names them.
+  removed = [...new Set(removed)];
+  for (const rel of removed) fs.rmSync(path.join(opts.outDir, rel), { force: true });
+  return { recorded: rows.length + touched.length, gone: gone.length, pruned: removed.length };
+}

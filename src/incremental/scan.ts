@@ -1,0 +1,190 @@
+/**
+ * The incremental scan of a folder source, without Temporal: walks the folder (the extract stage's own walk), compares
+ * every file with what the file catalog knows of it from the runs before (path, size, modification time; the content
+ * hash when those are ambiguous) and writes the run's entries manifest with the new and changed files only, so the
+ * extract stage that follows only cuts it into batches and every later stage sees just those files.
+ *
+ * Under the run's scratch folder it writes, besides entries.jsonl:
+ *   files.jsonl   one FileSeen per new, changed or touched (same bytes, new mtime) file: what the file catalog records
+ *   gone.jsonl    the paths the catalog knew that are no longer in the folder
+ *   scan.json     the counts (written last: its presence means the scan is done, and a retry returns it)
+ *
+ * Ambiguous: the same size with another mtime, or the same size and mtime when that mtime was within RACY_MS of the
+ * moment the file was last seen (a file rewritten within the clock's granularity of the last look keeps its mtime).
+ */
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { EntryRecord } from '../records';
+import { workspace } from '../workspace';
+import { walkFolder } from '../io/folder';
+import { openAppender, writeJsonLines } from '../io/jsonl';
+
+/** What the file catalog knows of a file of the source. */
+export interface KnownFile {
+  size: number | null;
+  mtimeMs: number | null;
+  sha256: string | null;
+  /** When a run last saw it (ms since 1970). */
+  seenAtMs: number;
+  gone: boolean;
+}
+
+export interface ScanCounts {
+  new: number;
+  changed: number;
+  unchanged: number;
+  gone: number;
+}
+
+/** files.jsonl: a file of this run's scan the catalog gets (new or changed: processed; touched: only its mtime). */
+export interface FileSeen {
+  path: string;
+  size: number | null;
+  mtimeMs: number | null;
+  sha256: string | null;
+  change: 'new' | 'changed' | 'touched';
+}
+
+export interface ScanOptions {
+  /** Absolute path of the folder. */
+  source: string;
+  outDir: string;
+  runKey?: string;
+  /** The catalog's files of this source by path; the scan deletes what it sees from it. */
+  known: Map<string, KnownFile>;
+  /** Every file goes on, unchanged ones too (`ingest --rerun`); the counts still say what changed. */
+  processAll?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (filesSeen: number) => void;
+}
+
+/** An mtime this close to the last look at the file does not prove the file unchanged. */
+export const RACY_MS = 2000;
+/** Files hashed at once. */
+const HASH_GROUP = 32;
+
+export function scanFiles(outDir: string, runKey?: string) {
+  const ws = workspace(outDir, runKey);
+  return {
+    ws,
+    done: path.join(ws.workDir, 'scan.json'),
+    files: path.join(ws.workDir, 'files.jsonl'),
+    gone: path.join(ws.workDir, 'gone.jsonl'),
+  };
+}
+
+/** Files up to this size are hashed from one read (a stream costs more than the hash of a small file). */
+const ONE_READ_BYTES = 1 << 20; // 32 at once: 32 MiB at most
+
+/** SHA-256 of a file's bytes, hex. */
+export async function sha256File(file: string, size?: number): Promise<string> {
+  if (size !== undefined && size <= ONE_READ_BYTES) return createHash('sha256').update(await fs.promises.readFile(file)).digest('hex');
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export async function scanFolder(opts: ScanOptions): Promise<ScanCounts> {
+  const out = scanFiles(opts.outDir, opts.runKey);
+  if (fs.existsSync(out.done)) return JSON.parse(fs.readFileSync(out.done, 'utf8')) as ScanCounts;
+  // A scan cut short is done again from the start (nothing after it has used its files yet).
+  for (const f of [out.ws.entriesManifest, out.files, out.gone]) fs.rmSync(f, { force: true });
+
+  const counts: ScanCounts = { new: 0, changed: 0, unchanged: 0, gone: 0 };
+  const manifest = await openAppender(out.ws.entriesManifest, { bufferBytes: 256 * 1024 });
+  const seenFiles = await openAppender(out.files, { bufferBytes: 256 * 1024 });
+  let next = 0; // the manifest's own entry index: source order among the files it holds
+  let walked = 0;
+  /**
+   * Files in source order, waiting for a group to be hashed: `hash` ones are decided once their hash is known (new,
+   * changed, or same bytes as before); the others are decided already (`seen` says what to record, if anything).
+   */
+  type Pending = { record: EntryRecord; known?: KnownFile; size: number | null; mtimeMs: number | null } & (
+    | { hash: true; verdict: 'new' | 'changed' | 'maybe' }
+    | { hash: false; goesOn: boolean; seen?: FileSeen }
+  );
+  let pending: Pending[] = [];
+
+  const flush = async () => {
+    const group = pending;
+    pending = [];
+    const hashes = await Promise.all(group.map((p) => (p.hash && p.record.file ? sha256File(p.record.file, p.size ?? undefined).catch(() => null) : Promise.resolve(null))));
+    const entries: EntryRecord[] = [];
+    const seen: FileSeen[] = [];
+    for (const [k, p] of group.entries()) {
+      if (!p.hash) {
+        if (p.goesOn) entries.push({ ...p.record, i: next++ });
+        if (p.seen) seen.push(p.seen);
+        continue;
+      }
+      const sha256 = hashes[k];
+      const change: FileSeen['change'] = p.verdict === 'maybe' ? (sha256 !== null && sha256 === p.known?.sha256 ? 'touched' : 'changed') : p.verdict;
+      if (change === 'touched') {
+        counts.unchanged++;
+        if (opts.processAll) entries.push({ ...p.record, i: next++ });
+        else if (p.mtimeMs === p.known?.mtimeMs) continue; // racy but the same bytes: nothing to record
+      } else {
+        counts[change]++;
+        entries.push({ ...p.record, i: next++ });
+      }
+      seen.push({ path: p.record.source, size: p.size, mtimeMs: p.mtimeMs, sha256, change });
+    }
+    await manifest.appendAll(entries);
+    await seenFiles.appendAll(seen);
+  };
+  const add = async (p: Pending) => {
+    pending.push(p);
+    if (pending.length >= HASH_GROUP) await flush();
+  };
+
+  try {
+    await walkFolder(opts.source, {
+      exclude: out.ws.root,
+      signal: opts.signal,
+      emit: async (record) => {
+        walked++;
+        const known = opts.known.get(record.source);
+        if (known) opts.known.delete(record.source);
+        const present = known && !known.gone ? known : undefined;
+        if (record.status !== null || !record.file) {
+          // Skipped or refused by the walk (links, macOS metadata, unreadable folders): new the first time only.
+          counts[present ? 'unchanged' : 'new']++;
+          const goesOn = !present || !!opts.processAll;
+          const seen: FileSeen | undefined = goesOn ? { path: record.source, size: null, mtimeMs: null, sha256: null, change: present ? 'touched' : 'new' } : undefined;
+          return add({ record, size: null, mtimeMs: null, hash: false, goesOn, seen });
+        }
+        const stat = fs.lstatSync(record.file, { throwIfNoEntry: false });
+        const size = stat ? stat.size : (record.size ?? null);
+        const mtimeMs = stat ? Math.trunc(stat.mtimeMs) : null;
+        if (present && present.size === size && present.mtimeMs === mtimeMs && mtimeMs !== null && mtimeMs < present.seenAtMs - RACY_MS) {
+          // Unchanged, no doubt about it. Processed again only with processAll, recorded as the catalog knows it.
+          counts.unchanged++;
+          const seen: FileSeen | undefined = opts.processAll ? { path: record.source, size, mtimeMs, sha256: present.sha256, change: 'touched' } : undefined;
+          if (!opts.processAll) return;
+          return add({ record, size, mtimeMs, hash: false, goesOn: !!opts.processAll, seen });
+        }
+        const verdict = !present ? 'new' : present.size !== size ? 'changed' : 'maybe';
+        return add({ record, known: present, size, mtimeMs, hash: true, verdict });
+      },
+      onProgress: (n) => {
+        if (n % 1024 === 0) opts.onProgress?.(n);
+      },
+    });
+    await flush();
+    const gone: string[] = [];
+    for (const [p, k] of opts.known) if (!k.gone) gone.push(p);
+    gone.sort();
+    counts.gone = gone.length;
+    await writeJsonLines(out.gone, gone);
+    await seenFiles.commit();
+    await manifest.commit();
+  } finally {
+    await seenFiles.close();
+    await manifest.close();
+  }
+  opts.onProgress?.(walked);
+  fs.writeFileSync(`${out.done}.tmp`, JSON.stringify(counts));
+  fs.renameSync(`${out.done}.tmp`, out.done);
+  return counts;
+}
