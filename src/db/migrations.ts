@@ -126,8 +126,39 @@ const catalog001: Migration = {
   },
 };
 
+/**
+ * Indexes for the study browser of `dicomflow serve` (paged pages that stay fast with 250,000 instances):
+ * - patient → study → series: the patients page counts studies, series and instances of one page of patients from
+ *   this index alone (no table row read);
+ * - search by modality and by study date range;
+ * - a run's validation problems by status and code.
+ */
+const serveUiIndexes002: Migration = {
+  async up(knex) {
+    await knex.schema.alterTable('dicom_metadata', (t) => {
+      t.index(['patient_id', 'study_instance_uid', 'series_instance_uid'], 'dicom_metadata_patient_tree_idx');
+      t.index(['modality', 'study_instance_uid'], 'dicom_metadata_modality_idx');
+      t.index(['study_date', 'study_instance_uid'], 'dicom_metadata_study_date_idx');
+    });
+    await knex.schema.alterTable('validation_results', (t) => {
+      t.index(['run_id', 'status', 'code'], 'validation_results_run_status_idx');
+    });
+  },
+  async down(knex) {
+    await knex.schema.alterTable('validation_results', (t) => {
+      t.dropIndex(['run_id', 'status', 'code'], 'validation_results_run_status_idx');
+    });
+    await knex.schema.alterTable('dicom_metadata', (t) => {
+      t.dropIndex(['study_date', 'study_instance_uid'], 'dicom_metadata_study_date_idx');
+      t.dropIndex(['modality', 'study_instance_uid'], 'dicom_metadata_modality_idx');
+      t.dropIndex(['patient_id', 'study_instance_uid', 'series_instance_uid'], 'dicom_metadata_patient_tree_idx');
+    });
+  },
+};
+
 const MIGRATIONS: Record<string, Migration> = {
   '001_catalog': catalog001,
+  '002_serve_ui_indexes': serveUiIndexes002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
