@@ -133,7 +133,7 @@ const catalog001: Migration = {
  * - search by modality and by study date range;
  * - a run's validation problems by status and code.
  */
-const serveUiIndexes002: Migration = {
+const serveUiIndexes003: Migration = {
   async up(knex) {
     await knex.schema.alterTable('dicom_metadata', (t) => {
       t.index(['patient_id', 'study_instance_uid', 'series_instance_uid'], 'dicom_metadata_patient_tree_idx');
@@ -158,7 +158,7 @@ const serveUiIndexes002: Migration = {
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_catalog': catalog001,
-  '002_serve_ui_indexes': serveUiIndexes002,
+  '003_serve_ui_indexes': serveUiIndexes003,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -124,7 +124,7 @@ describe.each<Dialect>(catalogDialects())('%s catalog', (dialect) => {
       expect(opened.filter((o) => o.status === 'rejected')).toEqual([]);
       for (const db of dbs) expect(await count(db, 'dicom_metadata')).toBe(0);
       const [done] = await dbs[0].migrate.list({ migrationSource });
-      expect(done).toHaveLength(1);
+      expect(done).toHaveLength((await migrationSource.getMigrations([])).length);
     } finally {
       await Promise.all(dbs.map((db) => db.destroy()));
     }

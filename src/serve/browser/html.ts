@@ -87,7 +87,7 @@ export function layout(title: string, body: string, crumbs: [string, string?][] 
     : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${e(title)} · dicomflow</title><link rel="stylesheet" href="/static/browser.css"></head>
+<title>${e(title)} · dicomflow</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/static/browser.css"></head>
 <body><header><a class="brand" href="/">dicomflow</a>
 <nav class="main"><a href="/runs">Runs</a><a href="/patients">Patients</a><a href="/search">Search</a><a href="/problems">Problems</a><a href="/viewer/">Viewer</a></nav>
 <form class="quick" action="/search" method="get"><input type="search" name="q" placeholder="PatientID, UID, path…" aria-label="Search"></form>
