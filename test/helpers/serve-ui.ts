@@ -25,14 +25,15 @@ export interface Ingested {
 }
 
 /** A synthetic LIDC-like zip with every broken case, ingested into a fresh DIR by `dicomflow ingest`. */
-export async function ingestSynth(opts: { patients: number; slices: number; size: number; seed?: number }): Promise<Ingested> {
+export async function ingestSynth(opts: { patients: number; slices: number; size: number; seed?: number; dbUrl?: string }): Promise<Ingested> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-serve-ui-'));
   const zip = path.join(tmp, 'lidc.zip');
   const dir = path.join(tmp, 'out');
-  const manifest = await synthesize({ ...opts, broken: true, seed: opts.seed ?? 5, out: zip });
-  const r = await runCli(['ingest', zip, '--out', dir]);
+  const { dbUrl, ...synth } = opts;
+  const manifest = await synthesize({ ...synth, broken: true, seed: opts.seed ?? 5, out: zip });
+  const r = await runCli(['ingest', zip, '--out', dir, ...(dbUrl ? ['--db', dbUrl] : [])]);
   if (r.code !== 0) throw new Error(`ingest failed (${r.code}): ${r.stderr}${r.stdout}`);
-  const db = await openCatalog({ outDir: dir });
+  const db = await openCatalog({ outDir: dir, dbUrl });
   return {
     tmp,
     dir,

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * The study browser of `dicomflow serve` in headless Chromium, over a real `synth --broken` ingest: patients →
  * study → series → instance by clicking links, every count checked against the catalog (SQL here), thumbnails that
@@ -59,12 +61,11 @@ chromium.test('patients → study → series → instance, counts as in the cata
       instances: r.querySelector('.n-instances')!.textContent,
     })),
   );
-  const patients = await db('dicom_metadata')
-    .select('patient_id')
-    .countDistinct({ studies: 'study_instance_uid', series: 'series_instance_uid' })
-    .count({ instances: '*' })
-    .groupBy('patient_id')
-    .orderBy('patient_id');
+  type Counts = { patient_id: string | null; study_instance_uid: string; studies: number; series: number; instances: number };
+  const patients: Counts[] = await db.raw(
+    `SELECT patient_id, COUNT(DISTINCT study_instance_uid) AS studies, COUNT(DISTINCT series_instance_uid) AS series, COUNT(*) AS instances
+     FROM dicom_metadata GROUP BY patient_id ORDER BY patient_id`,
+  );
   expect(shown.map((s) => [s.id, int(s.studies), int(s.series), int(s.instances)])).toEqual(
     patients.map((p) => [p.patient_id ?? '(no PatientID)', Number(p.studies), Number(p.series), Number(p.instances)]),
   );
@@ -77,12 +78,11 @@ chromium.test('patients → study → series → instance, counts as in the cata
   const studies = await page.$$eval('table.studies tbody tr', (rows) =>
     rows.map((r) => ({ uid: r.querySelector('.study-link')!.textContent!, series: r.querySelector('.n-series')!.textContent, instances: r.querySelector('.n-instances')!.textContent })),
   );
-  const studyCounts = await db('dicom_metadata')
-    .where({ patient_id: top.patient_id })
-    .select('study_instance_uid')
-    .countDistinct({ series: 'series_instance_uid' })
-    .count({ instances: '*' })
-    .groupBy('study_instance_uid');
+  const studyCounts: Counts[] = await db.raw(
+    `SELECT study_instance_uid, COUNT(DISTINCT series_instance_uid) AS series, COUNT(*) AS instances
+     FROM dicom_metadata WHERE patient_id = ? GROUP BY study_instance_uid`,
+    [top.patient_id],
+  );
   expect(studies.map((s) => [s.uid, int(s.series), int(s.instances)]).sort()).toEqual(
     studyCounts.map((s) => [s.study_instance_uid, Number(s.series), Number(s.instances)]).sort(),
   );
@@ -156,7 +156,9 @@ chromium.test('a run: its problems by code as in validation_results, its report 
   const status = await page.$eval('.status', (el) => el.textContent);
   expect(status).toBe('completed');
   const codes = await page.$$eval('table.codes tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent!)));
-  const want = await db('validation_results').whereNot({ status: 'valid' }).select('status', 'code').count({ n: '*' }).groupBy('status', 'code').orderBy(['status', 'code']);
+  const want: { status: string; code: string; n: number }[] = await db.raw(
+    `SELECT status, code, COUNT(*) AS n FROM validation_results WHERE status <> 'valid' GROUP BY status, code ORDER BY status, code`,
+  );
   expect(codes.map(([s, c, n]) => [s, c, int(n)])).toEqual(want.map((w) => [w.status, w.code, Number(w.n)]));
   expect(codes.map((c) => c[1])).toEqual(expect.arrayContaining(['NOT_DICOM', 'TRUNCATED', 'DUPLICATE_INSTANCE', 'REFUSED_UNSAFE_PATH']));
   const temporal = await page.$eval('a.temporal', (a) => (a as HTMLAnchorElement).href);

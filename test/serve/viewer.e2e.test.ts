@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * The OHIF viewer under /viewer over a real `synth --broken` ingest, in headless Chromium: the study browser's
  * "Open in OHIF" link opens the CT study, the viewer fetches it through our DICOMweb and draws a slice (a canvas with
