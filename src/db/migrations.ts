@@ -130,15 +130,15 @@ const catalog001: Migration = {
  * Indexes for the study browser of `dicomflow serve` (paged pages that stay fast with 250,000 instances):
  * - patient → study → series: the patients page counts studies, series and instances of one page of patients from
  *   this index alone (no table row read);
- * - search by modality and by study date range;
+ * - the search: studies newest first, filtered by modality, PatientID, date range or UID text, read from this one
+ *   index walked in study date order (no table row read, and it stops after a page of studies);
  * - a run's validation problems by status and code.
  */
 const serveUiIndexes003: Migration = {
   async up(knex) {
     await knex.schema.alterTable('dicom_metadata', (t) => {
       t.index(['patient_id', 'study_instance_uid', 'series_instance_uid'], 'dicom_metadata_patient_tree_idx');
-      t.index(['modality', 'study_instance_uid'], 'dicom_metadata_modality_idx');
-      t.index(['study_date', 'study_instance_uid'], 'dicom_metadata_study_date_idx');
+      t.index(['study_date', 'study_instance_uid', 'modality', 'patient_id', 'series_instance_uid'], 'dicom_metadata_search_idx');
     });
     await knex.schema.alterTable('validation_results', (t) => {
       t.index(['run_id', 'status', 'code'], 'validation_results_run_status_idx');
@@ -149,8 +149,7 @@ const serveUiIndexes003: Migration = {
       t.dropIndex(['run_id', 'status', 'code'], 'validation_results_run_status_idx');
     });
     await knex.schema.alterTable('dicom_metadata', (t) => {
-      t.dropIndex(['study_date', 'study_instance_uid'], 'dicom_metadata_study_date_idx');
-      t.dropIndex(['modality', 'study_instance_uid'], 'dicom_metadata_modality_idx');
+      t.dropIndex(['study_date', 'study_instance_uid', 'modality', 'patient_id', 'series_instance_uid'], 'dicom_metadata_search_idx');
       t.dropIndex(['patient_id', 'study_instance_uid', 'series_instance_uid'], 'dicom_metadata_patient_tree_idx');
     });
   },

@@ -90,7 +90,7 @@ export function layout(title: string, body: string, crumbs: [string, string?][] 
 <title>${e(title)} · dicomflow</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/static/browser.css"></head>
 <body><header><a class="brand" href="/">dicomflow</a>
 <nav class="main"><a href="/runs">Runs</a><a href="/patients">Patients</a><a href="/search">Search</a><a href="/problems">Problems</a><a href="/viewer/">Viewer</a></nav>
-<form class="quick" action="/search" method="get"><input type="search" name="q" placeholder="PatientID, UID, path…" aria-label="Search"></form>
+<form class="quick" action="/search" method="get"><input type="search" name="q" placeholder="PatientID or UID…" aria-label="Search"></form>
 </header>
 <main>${trail}<h1>${e(title)}</h1>
 ${body}

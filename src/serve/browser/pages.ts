@@ -349,6 +349,8 @@ ${headerRows(i.meta).join('\n')}
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** Suggestions for the modality field (any value can be typed). */
+const MODALITIES = ['CT', 'MR', 'PT', 'NM', 'CR', 'DX', 'MG', 'US', 'XA', 'RF', 'OT', 'SEG', 'SR'];
 
 export async function searchPage(ctx: ServeContext, url: URL, page: number): Promise<string> {
   const p = url.searchParams;
@@ -362,13 +364,13 @@ export async function searchPage(ctx: ServeContext, url: URL, page: number): Pro
     }
   }
   const any = Object.values(query).some(Boolean);
-  const mods = await q.modalities(ctx);
   const form = `<form class="search" action="/search" method="get">
 <label>PatientID <input name="patient" value="${e(query.patientId)}" placeholder="LIDC-IDRI-0001 or LIDC*"></label>
-<label>Modality <select name="modality"><option value="">any</option>${mods.map((m) => `<option${m === query.modality?.toUpperCase() ? ' selected' : ''}>${e(m)}</option>`).join('')}</select></label>
+<label>Modality <input name="modality" value="${e(query.modality)}" list="modalities" size="6" placeholder="CT"></label>
+<datalist id="modalities">${MODALITIES.map((m) => `<option value="${m}">`).join('')}</datalist>
 <label>Study date from <input type="date" name="from" value="${e(query.from)}"></label>
 <label>to <input type="date" name="to" value="${e(query.to)}"></label>
-<label>Text <input type="search" name="q" value="${e(query.q)}" placeholder="PatientID, UID, path in the source"></label>
+<label>Text <input type="search" name="q" value="${e(query.q)}" placeholder="PatientID or UID"></label>
 <button type="submit">Search</button>
 </form>${errors.map((m) => `<p class="error">${e(m)}</p>`).join('')}`;
   if (!any) return layout('Search', `${form}<p class="detail">Studies matching every field given; PatientID takes * and ? wildcards.</p>`, [['Catalog', '/'], ['Search']]);

@@ -39,6 +39,23 @@ const opt = (v: unknown): number | null => (v === null || v === undefined ? null
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const list = (v: unknown): string[] => (v ? String(v).split(',').filter(Boolean).sort() : []);
 
+/**
+ * Header values of one instance per key (a patient, study or series): the first row of each, found through the key's
+ * index. One query for a page of keys, not one per key.
+ */
+async function firstOfEach(ctx: ServeContext, column: string, keys: string[], exprs: Record<string, string>): Promise<Map<string, Row>> {
+  const out = new Map<string, Row>();
+  if (keys.length === 0) return out;
+  const select = Object.entries(exprs).map(([alias, expr]) => `${expr} AS ${alias}`).join(', ');
+  const marks = keys.map(() => '?').join(',');
+  const sql =
+    ctx.dialect === 'postgres'
+      ? `SELECT DISTINCT ON (${column}) ${column} AS k, ${select} FROM dicom_metadata WHERE ${column} IN (${marks})`
+      : `SELECT ${column} AS k, ${select} FROM dicom_metadata WHERE rowid IN (SELECT MIN(rowid) FROM dicom_metadata WHERE ${column} IN (${marks}) GROUP BY ${column})`;
+  for (const r of await rows(ctx, sql, keys)) out.set(String(r.k), r);
+  return out;
+}
+
 export interface Page<T> {
   items: T[];
   hasNext: boolean;
@@ -59,7 +76,20 @@ export interface Totals {
   instances: number;
 }
 
+const totalsCache = new WeakMap<ServeContext, { key: string; totals: Totals }>();
+
+/** The catalog's totals, counted again only after a run loaded (the runs table changed). */
 export async function totals(ctx: ServeContext): Promise<Totals> {
+  const [k] = await rows(ctx, 'SELECT COUNT(*) AS n, MAX(loaded_at) AS last FROM runs');
+  const key = `${k?.n}:${k?.last}`;
+  const hit = totalsCache.get(ctx);
+  if (hit?.key === key) return hit.totals;
+  const counted = await countTotals(ctx);
+  totalsCache.set(ctx, { key, totals: counted });
+  return counted;
+}
+
+async function countTotals(ctx: ServeContext): Promise<Totals> {
   const [r] = await rows(
     ctx,
     `SELECT (SELECT COUNT(*) FROM (SELECT DISTINCT patient_id FROM dicom_metadata) p) AS patients,
@@ -88,8 +118,27 @@ export async function patientsPage(ctx: ServeContext, page: number): Promise<Pag
     [PAGE_SIZE + 1, offset(page)],
   );
   const { items, hasNext } = paged(keys.map((k) => k.patient_id));
+  const ids = items.filter((id): id is string => id !== null);
+  const counts = new Map<string, Row>();
+  if (ids.length) {
+    const r = await rows(
+      ctx,
+      `SELECT patient_id, COUNT(DISTINCT study_instance_uid) AS studies, COUNT(DISTINCT series_instance_uid) AS series, COUNT(*) AS instances
+       FROM dicom_metadata WHERE patient_id IN (${ids.map(() => '?').join(',')}) GROUP BY patient_id`,
+      ids,
+    );
+    for (const x of r) counts.set(String(x.patient_id), x);
+  }
+  const names = await firstOfEach(ctx, 'patient_id', ids, { name: metaText(ctx, '00100010', true) });
   const out: PatientRow[] = [];
-  for (const id of items) out.push(await patientSummary(ctx, id));
+  for (const id of items) {
+    if (id === null) {
+      out.push(await patientSummary(ctx, null));
+      continue;
+    }
+    const c = counts.get(id);
+    out.push({ patientId: id, name: str(names.get(id)?.name), studies: n(c?.studies), series: n(c?.series), instances: n(c?.instances) });
+  }
   return { items: out, hasNext };
 }
 
@@ -134,11 +183,12 @@ async function studyRows(ctx: ServeContext, uids: string[]): Promise<StudyRow[]>
     uids,
   );
   const byUid = new Map(counts.map((c) => [String(c.uid), c]));
+  const descriptions = await firstOfEach(ctx, 'study_instance_uid', uids, { description: metaText(ctx, '00081030') });
   const out: StudyRow[] = [];
   for (const uid of uids) {
     const c = byUid.get(uid);
     if (!c) continue;
-    const [d] = await rows(ctx, `SELECT ${metaText(ctx, '00081030')} AS description FROM dicom_metadata WHERE study_instance_uid = ? LIMIT 1`, [uid]);
+    const d = descriptions.get(uid);
     out.push({
       studyInstanceUid: uid,
       patientId: str(c.patient_id),
@@ -181,10 +231,16 @@ function likePattern(text: string, wildcards: boolean): string {
   return wildcards ? escaped.replace(/\*/g, '%').replace(/\?/g, '_') : escaped;
 }
 
+/** The index the search walks (migration 003_serve_ui_indexes): every column it filters on, in study date order. */
+export const SEARCH_INDEX = 'dicom_metadata_search_idx';
+
 /**
  * Studies matching every given criterion: PatientID (exact, or with * and ? wildcards), a modality, a study date
- * range (inclusive, YYYY-MM-DD), and free text found in a PatientID, a study/series/SOP instance UID, a modality or
- * the path in the source (case-insensitive). Newest study first; one page.
+ * range (inclusive, YYYY-MM-DD), and free text found in a PatientID, a study or series instance UID (case-insensitive)
+ * or equal to a modality or a SOP Instance UID. Newest study first; one page.
+ *
+ * Every condition is on a column of SEARCH_INDEX, which SQLite is told to walk newest first: no table row is read,
+ * and the walk stops after a page of studies (a search that matches little reads the whole index, never the table).
  */
 export async function searchStudies(ctx: ServeContext, s: SearchQuery, page: number): Promise<Page<StudyRow>> {
   const where: string[] = [];
@@ -212,24 +268,25 @@ export async function searchStudies(ctx: ServeContext, s: SearchQuery, page: num
   }
   if (s.q) {
     const like = `%${likePattern(s.q.toLowerCase(), false)}%`;
-    const cols = ['patient_id', 'study_instance_uid', 'series_instance_uid', 'source_path'];
-    where.push(`(${cols.map((c) => `LOWER(${c}) LIKE ? ESCAPE '\\'`).join(' OR ')} OR sop_instance_uid = ? OR modality = ?)`);
-    args.push(...cols.map(() => like), s.q, s.q.toUpperCase());
+    const cols = ['patient_id', 'study_instance_uid', 'series_instance_uid'];
+    const terms = [...cols.map((c) => `LOWER(${c}) LIKE ? ESCAPE '\\'`), 'modality = ?'];
+    args.push(...cols.map(() => like), s.q.toUpperCase());
+    // A SOP Instance UID: its study, by the primary key.
+    const [sop] = await rows(ctx, 'SELECT study_instance_uid FROM dicom_metadata WHERE sop_instance_uid = ?', [s.q]);
+    if (sop) (terms.push('study_instance_uid = ?'), args.push(sop.study_instance_uid));
+    where.push(`(${terms.join(' OR ')})`);
   }
-  // Walks the (study_date, study_instance_uid) index newest first and stops after a page of studies.
+  // An exact PatientID: that patient's few rows through the patient index, sorted. Otherwise the search index.
+  const exactPatient = !!s.patientId && !/[*?]/.test(s.patientId);
+  const from = ctx.dialect === 'sqlite' && !exactPatient ? `dicom_metadata INDEXED BY ${SEARCH_INDEX}` : 'dicom_metadata';
   const keys = await rows<{ uid: string }>(
     ctx,
-    `SELECT study_instance_uid AS uid, study_date FROM dicom_metadata ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-     GROUP BY study_date, study_instance_uid ORDER BY study_date DESC ${ctx.dialect === 'postgres' ? 'NULLS LAST' : ''}, study_instance_uid LIMIT ? OFFSET ?`,
+    `SELECT study_instance_uid AS uid, study_date FROM ${from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     GROUP BY study_date, study_instance_uid ORDER BY study_date DESC ${ctx.dialect === 'postgres' ? 'NULLS LAST' : ''}, study_instance_uid DESC LIMIT ? OFFSET ?`,
     [...args, PAGE_SIZE + 1, offset(page)],
   );
   const { items, hasNext } = paged([...new Set(keys.map((k) => k.uid))]);
   return { items: await studyRows(ctx, items), hasNext };
-}
-
-export async function modalities(ctx: ServeContext): Promise<string[]> {
-  const r = await rows<{ modality: string }>(ctx, 'SELECT DISTINCT modality FROM dicom_metadata WHERE modality IS NOT NULL ORDER BY modality LIMIT 100');
-  return r.map((x) => x.modality);
 }
 
 // ---- series ---------------------------------------------------------------------------------------------------
@@ -281,15 +338,15 @@ async function seriesRows(ctx: ServeContext, where: string, args: unknown[], pag
   );
   const { items, hasNext } = paged(r);
   const issues = await issuesOf(ctx, items.map((x) => String(x.uid)));
+  const heads = await firstOfEach(ctx, 'series_instance_uid', items.map((x) => String(x.uid)), {
+    description: metaText(ctx, '0008103E'),
+    number: metaText(ctx, '00200011'),
+    series_date: metaText(ctx, '00080021'),
+  });
   const out: SeriesRow[] = [];
   for (const x of items) {
     const uid = String(x.uid);
-    const [m] = await rows(
-      ctx,
-      `SELECT ${metaText(ctx, '0008103E')} AS description, ${metaText(ctx, '00200011')} AS number, ${metaText(ctx, '00080021')} AS series_date
-       FROM dicom_metadata WHERE series_instance_uid = ? LIMIT 1`,
-      [uid],
-    );
+    const m = heads.get(uid);
     out.push({
       seriesInstanceUid: uid,
       studyInstanceUid: String(x.study),
