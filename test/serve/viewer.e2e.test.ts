@@ -7,6 +7,9 @@
  * runs first) and the DICOMweb handler of `serve`.
  */
 import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { Knex } from 'knex';
 import type { Browser, Page } from 'puppeteer-core';
 import { browserHandler } from '../../src/serve/browser';
 import { viewerHandler, rewriteIndex } from '../../src/serve/viewer';
@@ -63,6 +66,28 @@ afterAll(async () => {
 test('index.html is rewritten for /viewer/: its links and PUBLIC_URL', () => {
   const html = '<script>window.PUBLIC_URL="/"</script><link href="/app.bundle.css"><script src="/app-config.js"></script><a href="//cdn/x">';
   expect(rewriteIndex(html)).toBe('<script>window.PUBLIC_URL="/viewer/"</script><link href="/viewer/app.bundle.css"><script src="/viewer/app-config.js"></script><a href="//cdn/x">');
+});
+
+test('without the viewer in the cache, /viewer says how to get it; the rest of the site works', async () => {
+  const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-no-ohif-'));
+  const saved = process.env.DICOMFLOW_CACHE;
+  process.env.DICOMFLOW_CACHE = cache;
+  const site = await serve({} as Knex, cache, [viewerHandler]);
+  try {
+    for (const url of ['/viewer/', '/viewer/viewer?StudyInstanceUIDs=1.2.3']) {
+      const r = await get(`${site.base}${url}`);
+      expect([r.status, r.type]).toEqual([503, 'text/html; charset=utf-8']);
+      expect(r.body.toString()).toContain('npx dicomflow setup');
+    }
+    const redirect = await get(`${site.base}/viewer`);
+    expect(redirect.status).toBe(301);
+    expect((await get(`${site.base}/other`)).status).toBe(404); // not the viewer's: the next handler's (none here)
+  } finally {
+    await site.close();
+    if (saved === undefined) delete process.env.DICOMFLOW_CACHE;
+    else process.env.DICOMFLOW_CACHE = saved;
+    fs.rmSync(cache, { recursive: true, force: true });
+  }
 });
 
 viewerTest('the viewer is served under /viewer with a config for our DICOMweb; unknown routes get the app', async () => {
