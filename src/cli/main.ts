@@ -72,6 +72,31 @@ const COMMANDS: Record<string, Command> = {
       return runWorker({ taskQueue: str(flags, 'task-queue'), outDir: str(flags, 'out') });
     },
   },
+  serve: {
+    synopsis: 'serve [--out DIR | --db URL] [--port P] [--host H] [--token T]',
+    summary: "browse the catalog, DICOMweb for OHIF/Slicer, and a worker for DIR's runs (Reset/retry in the Temporal UI)",
+    flags: {
+      out: { value: 'DIR', help: `the output folder: its catalog, organized tree and Temporal server (default ./${DEFAULT_OUT})` },
+      db: { value: 'URL', help: 'the catalog database instead of DIR/dicom.db: postgres://... or a SQLite file' },
+      port: { value: 'P', help: `HTTP port (default 8030; 0: any free port)` },
+      host: { value: 'H', help: 'address to listen on (default 127.0.0.1); any other host requires the token' },
+      token: { value: 'T', help: 'bearer token every request must carry (default off loopback: generated, printed at start)' },
+      'task-queue': { value: 'Q', help: 'task queue of the in-process worker (default dicomflow)' },
+    },
+    async run({ positional, flags }) {
+      noPositional('serve', positional);
+      const port = str(flags, 'port') === '0' ? 0 : int(flags, 'port');
+      const { runServe } = await import('./serve-command');
+      return runServe({
+        outDir: str(flags, 'out') ?? DEFAULT_OUT,
+        dbUrl: str(flags, 'db'),
+        port,
+        host: str(flags, 'host'),
+        token: str(flags, 'token'),
+        taskQueue: str(flags, 'task-queue'),
+      });
+    },
+  },
   synth: {
     synopsis: 'synth --patients N [--slices M] [--size PX] [--broken] [--deflate] [--seed S] --out X.zip',
     summary: 'write a synthetic LIDC-like dataset as a zip',

@@ -39,7 +39,7 @@ export interface IngestOptions {
 const print = (line: string) => process.stdout.write(line + '\n');
 
 /** The in-process worker's code, loaded (and its thread pools started) while the embedded server starts. */
-async function loadWorkerCode(outDir: string) {
+export async function loadWorkerCode(outDir: string) {
   const { DefaultLogger, NativeConnection, Runtime } = await import('@temporalio/worker');
   const { createWorker } = await import('../worker');
   const { lastDiskFault } = await import('../activities/io-failures');

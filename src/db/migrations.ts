@@ -127,6 +127,31 @@ const catalog001: Migration = {
 };
 
 /**
+ * The study-level index of `dicomflow serve` (DICOMweb QIDO, the study browser): study, series, modality, patient and
+ * date in one index, so listing studies with their series/instance counts and modalities reads the index alone, not
+ * 250,000 rows with their headers. It replaces the study index (its first column), so a load keeps the same number
+ * of indexes to maintain.
+ */
+const serveIndexes002: Migration = {
+  async up(knex) {
+    await knex.schema.alterTable('dicom_metadata', (t) => {
+      t.index(['study_instance_uid', 'series_instance_uid', 'modality', 'patient_id', 'study_date'], 'dicom_metadata_study_cover_idx');
+    });
+    await knex.schema.alterTable('dicom_metadata', (t) => {
+      t.dropIndex(['study_instance_uid'], 'dicom_metadata_study_idx');
+    });
+  },
+  async down(knex) {
+    await knex.schema.alterTable('dicom_metadata', (t) => {
+      t.index(['study_instance_uid'], 'dicom_metadata_study_idx');
+    });
+    await knex.schema.alterTable('dicom_metadata', (t) => {
+      t.dropIndex([], 'dicom_metadata_study_cover_idx');
+    });
+  },
+};
+
+/**
  * Indexes for the study browser of `dicomflow serve` (paged pages that stay fast with 250,000 instances):
  * - patient → study → series: the patients page counts studies, series and instances of one page of patients from
  *   this index alone (no table row read);
@@ -157,6 +182,7 @@ const serveUiIndexes003: Migration = {
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_catalog': catalog001,
+  '002_serve_indexes': serveIndexes002,
   '003_serve_ui_indexes': serveUiIndexes003,
 };
 

@@ -83,3 +83,14 @@ export function tagKey(tag: number): string {
   }
   return key;
 }
+
+let byKeyword: Map<string, string> | undefined;
+/** The 'GGGGEEEE' key of a standard keyword (e.g. 'PatientName' → '00100010'), undefined when unknown. */
+export function tagOfKeyword(keyword: string): string | undefined {
+  if (!byKeyword) {
+    if (!standard) load();
+    byKeyword = new Map();
+    for (const [tag, entry] of standard!) if (entry.keyword && !byKeyword.has(entry.keyword)) byKeyword.set(entry.keyword, tagKey(tag));
+  }
+  return byKeyword.get(keyword);
+}

@@ -211,7 +211,7 @@ export async function renderSlice(file: string, r: Pick<InstanceRecord, 'fields'
 }
 
 /** `length` bytes at `offset`, or null when the file is shorter (truncated). */
-async function readExactly(file: string, offset: number, length: number): Promise<Buffer | null> {
+export async function readExactly(file: string, offset: number, length: number): Promise<Buffer | null> {
   const fh = await fs.promises.open(file, 'r');
   try {
     const buf = Buffer.alloc(length);
@@ -253,7 +253,7 @@ function storedValues(info: PixelInfo, bytes: Buffer, n: number): Uint8Array | U
 }
 
 /** 0..255 through the header's window, else the 1st..99th percentile; MONOCHROME1 inverted. */
-function windowed(info: PixelInfo, values: Float32Array): Uint8Array {
+export function windowed(info: PixelInfo, values: Float32Array): Uint8Array {
   let lo: number;
   let hi: number;
   if (info.window) {

@@ -14,7 +14,8 @@ export interface ServeServerOptions {
 export function createServeServer(ctx: ServeContext, handlers: Handler[], opts: ServeServerOptions = {}): http.Server {
   return http.createServer((req, res) => {
     void answer(req, res).catch((err: unknown) => {
-      console.error(`[serve] ${req.method} ${req.url}: ${err instanceof Error ? err.message : String(err)}`);
+      // (the URL without its query: a ?token= never reaches a log)
+      console.error(`[serve] ${req.method} ${(req.url ?? '').split('?')[0]}: ${err instanceof Error ? err.message : String(err)}`);
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'Internal error (see the serve log)\n');
       else res.destroy();
     });

@@ -100,7 +100,7 @@ describe('dicomflow', () => {
     expect(await run([flag])).toBe(0);
     const text = out.join('');
     expect(text).toMatch(/^usage: dicomflow <command> \[options\]/);
-    for (const c of ['ingest', 'worker', 'synth', 'db check', 'show', 'demo', 'server start', 'server stop', 'codes', 'setup']) {
+    for (const c of ['ingest', 'worker', 'serve', 'synth', 'db check', 'show', 'demo', 'server start', 'server stop', 'codes', 'setup']) {
       expect(text).toContain(`dicomflow ${c}`);
     }
   });
@@ -113,9 +113,18 @@ describe('dicomflow', () => {
     [['show', '--help'], 'show'],
     [['server', 'stop', '-h'], 'server stop'],
     [['worker', '--help'], 'worker'],
+    [['serve', '--help'], 'serve'],
   ])('%j prints the usage of %s and succeeds', async (argv, command) => {
     expect(await run(argv)).toBe(0);
     expect(out.join('')).toBe(commandUsage(command) + '\n');
+  });
+
+  test("serve's usage lists its flags; a bad port or a flag it does not know is a usage error", async () => {
+    const usage = commandUsage('serve');
+    for (const flag of ['--out DIR', '--db URL', '--port P', '--host H', '--token T']) expect(usage).toContain(`  ${flag}`);
+    await expect(run(['serve', '--port', 'http'])).rejects.toThrow(/--port must be a positive whole number, got "http"/);
+    await expect(run(['serve', '--frobnicate'])).rejects.toThrow(/unknown flag --frobnicate\nusage: dicomflow serve/);
+    await expect(run(['serve', 'extra'])).rejects.toThrow(/serve takes no argument "extra"/);
   });
 
   test("ingest's usage lists each of its flags with its help", () => {

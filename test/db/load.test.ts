@@ -104,7 +104,7 @@ describe.each<Dialect>(catalogDialects())('%s catalog', (dialect) => {
         ['max_slice_thickness', 'min_slice_thickness', 'modality', 'patient_id', 'series_instance_uid', 'slice_count', 'study_instance_uid'],
       );
       expect(await indexNames(db, dialect, 'dicom_metadata')).toEqual(
-        expect.arrayContaining(['dicom_metadata_study_idx', 'dicom_metadata_series_idx', 'dicom_metadata_patient_idx']),
+        expect.arrayContaining(['dicom_metadata_study_cover_idx', 'dicom_metadata_series_idx', 'dicom_metadata_patient_idx']),
       );
       // primary key: a second row with the same SOP Instance UID is refused
       const row = { sop_instance_uid: 'x', study_instance_uid: 's', series_instance_uid: 'r', file_path: 'f', source_path: 'p', file_size: 1, run_id: 'r1' };
