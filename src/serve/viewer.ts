@@ -2,7 +2,7 @@
  * The OHIF viewer under /viewer: the built app from dicomflow's cache (src/serve/ohif.ts), with an app-config.js
  * made here for this server's DICOMweb (/dicomweb). OHIF's dist/ is built for the site root ('/'): its public path
  * is moved to /viewer/ as the files are served (index.html's links and window.PUBLIC_URL, the webpack public path of
- * its bundles, the stylesheet's font URL); the files on disk stay as the package has them. Files are served from a
+ * its bundles, the stylesheet's font URL, the web app manifests' icons); the files on disk stay as the package has them. Files are served from a
  * listing of dist/ made once (a URL path is looked up in it, never joined into a file path); any other path under
  * /viewer/ is one of the app's own routes and gets index.html.
  */
@@ -71,8 +71,12 @@ export function rewriteIndex(html: string): string {
     .replace(/(\s(?:href|src))="\/(?!\/)/g, `$1="${VIEWER_BASE}/`);
 }
 
+/** The web app manifests, whose icons and start URL are absolute paths. */
+const MANIFESTS = new Set(['manifest.json', 'assets/manifest.webapp', 'assets/browserconfig.xml', 'assets/yandex-browser-manifest.json']);
+
 function rewrite(rel: string, bytes: Buffer): Buffer {
   if (rel === 'index.html') return Buffer.from(rewriteIndex(bytes.toString('utf8')), 'utf8');
+  if (MANIFESTS.has(rel)) return Buffer.from(bytes.toString('utf8').replace(/"\/(?!\/)/g, `"${VIEWER_BASE}/`), 'utf8');
   if (rel.endsWith('.css')) return Buffer.from(bytes.toString('utf8').replace(/url\(\/(?!\/)/g, `url(${VIEWER_BASE}/`), 'utf8');
   if (rel.endsWith('.js') && bytes.includes(PUBLIC_PATH)) {
     return Buffer.from(bytes.toString('utf8').split(PUBLIC_PATH).join(`__webpack_require__.p = "${VIEWER_BASE}/"`), 'utf8');
@@ -175,14 +179,14 @@ export const viewerHandler: Handler = async (req, res, url, ctx) => {
     if (!file) return (notFound(res), true);
   }
   const type = TYPES[path.extname(rel).toLowerCase()] ?? 'application/octet-stream';
-  const rewritable = rel === 'index.html' || rel.endsWith('.css') || rel.endsWith('.js');
+  const rewritable = rel === 'index.html' || MANIFESTS.has(rel) || rel.endsWith('.css') || rel.endsWith('.js');
   let body: Buffer;
   if (rewritable) {
     let cached = d.rewritten.get(rel);
     if (!cached) {
       cached = rewrite(rel, await fs.promises.readFile(file));
       // Only the files that change are kept (a fixed set: index.html, the stylesheets and the bundles naming a public path).
-      if (rel === 'index.html' || rel.endsWith('.css') || cached.includes(`__webpack_require__.p = "${VIEWER_BASE}/"`)) d.rewritten.set(rel, cached);
+      if (rel === 'index.html' || MANIFESTS.has(rel) || rel.endsWith('.css') || cached.includes(`__webpack_require__.p = "${VIEWER_BASE}/"`)) d.rewritten.set(rel, cached);
     }
     body = cached;
   } else body = await fs.promises.readFile(file);

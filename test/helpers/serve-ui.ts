@@ -109,7 +109,10 @@ export function watchPage(page: Page): string[] {
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console.error: ${m.text()} ${m.location()?.url ?? ''}`);
   });
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  page.on('requestfailed', (r) => {
+    // ERR_ABORTED is the page cancelling its own request (the viewer drops prefetches it no longer needs): not a failure.
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`);
+  });
   page.on('response', (r) => {
     if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
   });

@@ -104,6 +104,11 @@ viewerTest('the viewer is served under /viewer with a config for our DICOMweb; u
   const js = await get(`${server.base}${bundle}`);
   expect(js.status).toBe(200);
   expect(js.body.toString()).toContain('__webpack_require__.p = "/viewer/"');
+  const manifest = (await get(`${server.base}/viewer/manifest.json`)).body.toString();
+  expect(manifest).toContain('"/viewer/assets/');
+  expect(manifest).not.toMatch(/"\/(?!viewer\/)/);
+  const css = (await get(`${server.base}/viewer/app.bundle.css`)).body.toString();
+  expect(css).not.toMatch(/url\(\/(?!viewer\/)/);
   expect((await get(`${server.base}/viewer/no-such-chunk.bundle.js`)).status).toBe(404);
   expect((await get(`${server.base}/viewer/..%2F..%2Fpackage.json`)).status).toBe(404);
   expect(fs.existsSync(ohif!)).toBe(true);
@@ -157,6 +162,13 @@ viewerTest('the study browser opens a CT study in OHIF, which draws a slice with
     stats = await canvasStats(page).catch(() => null);
     if (stats && stats.levels > 32 && stats.lit > 0.05) break;
     await new Promise((r) => setTimeout(r, 1000));
+  }
+  // For the screenshot: close OHIF's first-visit tour and its investigational-use notice, as a user would.
+  for (const label of ['Skip all', 'Confirm and hide']) {
+    await page.evaluate((text) => {
+      const button = [...document.querySelectorAll<HTMLElement>('button, a, span, div')].find((el) => el.childElementCount === 0 && el.textContent?.trim() === text);
+      (button?.closest('button') ?? button)?.click();
+    }, label);
   }
   await new Promise((r) => setTimeout(r, 1500)); // let the first render settle before the screenshot
   fs.writeFileSync(screenshotPath('ohif-viewer.png', data.tmp), await page.screenshot({ type: 'png' }));
