@@ -5,6 +5,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
+COPY web ./web
 RUN npm ci && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -294,12 +294,19 @@ const COMMANDS: Record<string, Command> = {
   },
   setup: {
     synopsis: 'setup',
-    summary: 'find or build the Temporal CLI',
+    summary: 'find or build the Temporal CLI, and fetch the OHIF viewer `serve` shows (both cached, once)',
     flags: {},
     async run({ positional }) {
       noPositional('setup', positional);
       const { findTemporalCli } = await import('../temporal/cli-binary');
       process.stdout.write(`Temporal CLI: ${findTemporalCli()}\n`);
+      // The viewer is optional: without it everything but /viewer works, so a failure here is a warning.
+      const { installOhif } = await import('../serve/ohif');
+      try {
+        process.stdout.write(`OHIF viewer: ${installOhif()}\n`);
+      } catch (err) {
+        process.stderr.write(`dicomflow: warning: the OHIF viewer was not fetched: ${(err as Error).message}\n`);
+      }
       return 0;
     },
   },

@@ -151,6 +151,35 @@ const serveIndexes002: Migration = {
   },
 };
 
+/**
+ * Indexes for the study browser of `dicomflow serve` (paged pages that stay fast with 250,000 instances):
+ * - patient → study → series: the patients page counts studies, series and instances of one page of patients from
+ *   this index alone (no table row read);
+ * - the search: studies newest first, filtered by modality, PatientID, date range or UID text, read from this one
+ *   index walked in study date order (no table row read, and it stops after a page of studies);
+ * - a run's validation problems by status and code.
+ */
+const serveUiIndexes003: Migration = {
+  async up(knex) {
+    await knex.schema.alterTable('dicom_metadata', (t) => {
+      t.index(['patient_id', 'study_instance_uid', 'series_instance_uid'], 'dicom_metadata_patient_tree_idx');
+      t.index(['study_date', 'study_instance_uid', 'modality', 'patient_id', 'series_instance_uid'], 'dicom_metadata_search_idx');
+    });
+    await knex.schema.alterTable('validation_results', (t) => {
+      t.index(['run_id', 'status', 'code'], 'validation_results_run_status_idx');
+    });
+  },
+  async down(knex) {
+    await knex.schema.alterTable('validation_results', (t) => {
+      t.dropIndex(['run_id', 'status', 'code'], 'validation_results_run_status_idx');
+    });
+    await knex.schema.alterTable('dicom_metadata', (t) => {
+      t.dropIndex(['study_date', 'study_instance_uid', 'modality', 'patient_id', 'series_instance_uid'], 'dicom_metadata_search_idx');
+      t.dropIndex(['patient_id', 'study_instance_uid', 'series_instance_uid'], 'dicom_metadata_patient_tree_idx');
+    });
+  },
+};
+
 /** Columns of the file catalog `files` (README, Database contract). */
 export const FILES_COLUMNS = [
   'source',
@@ -240,6 +269,7 @@ const exports004: Migration = {
 const MIGRATIONS: Record<string, Migration> = {
   '001_catalog': catalog001,
   '002_serve_indexes': serveIndexes002,
+  '003_serve_ui_indexes': serveUiIndexes003,
   '004_exports': exports004,
   '005_files': files005,
 };

@@ -4,7 +4,8 @@ import type { DicomJson, DicomJsonElement } from './types';
 
 const MAX_VALUE_CHARS = 200;
 
-function valueText(el: DicomJsonElement): string {
+/** One element's value as text: multiple values joined by backslashes, person names with their groups, long ones cut. */
+export function valueText(el: DicomJsonElement): string {
   if (el.BulkDataURI) return `<bulk data ${el.BulkDataURI}>`;
   if (el.InlineBinary !== undefined) return `<${Buffer.from(el.InlineBinary, 'base64').length} bytes: ${el.InlineBinary}>`;
   if (!el.Value || el.Value.length === 0) return '(empty)';

@@ -195,7 +195,7 @@ function first(meta: DicomJson, tag: string): number | null {
 }
 
 /** The slice as 8-bit grayscale of at most `size` px on its long side; null when it cannot be read. */
-async function renderSlice(file: string, r: InstanceRecord, size: number): Promise<{ width: number; height: number; pixels: Uint8Array } | null> {
+export async function renderSlice(file: string, r: Pick<InstanceRecord, 'fields' | 'meta'>, size: number): Promise<{ width: number; height: number; pixels: Uint8Array } | null> {
   try {
     const info = pixelInfo(r);
     if (!info) return null;

@@ -4,5 +4,7 @@
  */
 import type { Handler } from './http';
 import { dicomwebHandler } from './dicomweb';
+import { browserHandler } from './browser';
+import { viewerHandler } from './viewer';
 
-export const serveHandlers: Handler[] = [dicomwebHandler];
+export const serveHandlers: Handler[] = [dicomwebHandler, browserHandler, viewerHandler];
