@@ -7,11 +7,12 @@
  * folder, the scratch key, batch indexes and counts. Batches hold whole series, sized by work; each is idempotent
  * (a finished one returns its result file, a retried one goes on after its last finished series).
  */
-import { ApplicationFailure, proxyActivities, setHandler } from '@temporalio/workflow';
+import { proxyActivities, setHandler } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import { EXPORT_STAGES, type ExportInput, type ExportProgress, type ExportStageName } from './types';
 import { HEARTBEAT_TIMEOUT, runBatches } from './batches';
 import { exportProgressQuery } from './messages';
+import { runStage } from './stages';
 import type { ExportSummary } from '../export/run';
 
 const { planExport, finishExport } = proxyActivities<typeof activities>({
@@ -41,21 +42,7 @@ export async function exportDataset(input: ExportInput): Promise<ExportSummary> 
   };
   setHandler(exportProgressQuery, () => progress);
 
-  async function stage<T>(name: ExportStageName, run: () => Promise<T>): Promise<T> {
-    const entry = progress.stages.find((s) => s.stage === name)!;
-    progress.stage = name;
-    entry.state = 'running';
-    const started = Date.now();
-    try {
-      const result = await run();
-      entry.state = 'done';
-      entry.seconds = (Date.now() - started) / 1000;
-      return result;
-    } catch (err) {
-      const cause = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-      throw ApplicationFailure.create({ type: `StageFailed:${name}`, message: `stage ${name} failed: ${cause}`, cause: err as Error, nonRetryable: true });
-    }
-  }
+  const stage = <T>(name: ExportStageName, run: () => Promise<T>): Promise<T> => runStage(progress, name, run);
 
   const { outDir, exportKey, dbUrl } = input;
   const plan = await stage('select', () => planExport({ outDir, exportKey, dbUrl }));

@@ -15,7 +15,6 @@
  * with both per-file stages as child workflows, as they started, so they resume after an upgrade.
  */
 import {
-  ApplicationFailure,
   executeChild,
   log,
   patched,
@@ -29,6 +28,7 @@ import { batchActivity, HEARTBEAT_TIMEOUT, processBatches, runBatches } from './
 import { batchDoneSignal, progressQuery } from './messages';
 import { redactDbUrl } from '../db/credentials';
 import { scratchKey } from '../contract';
+import { runStage } from './stages';
 
 /** The patch of the pipeline with work-sized batches, one header pass and a single metadata activity. */
 export const WORK_SIZED_BATCHES = 'work-sized-batches';
@@ -110,24 +110,7 @@ export async function ingestDataset(input: IngestInput): Promise<IngestSummary> 
   const stageSeconds: Record<string, number> = {};
 
   /** Runs one stage, keeping progress and timings, and names the stage in the failure the UI shows. */
-  async function stage<T>(name: StageName, run: () => Promise<T>): Promise<T> {
-    const entry = progress.stages.find((s) => s.stage === name)!;
-    progress.stage = name;
-    entry.state = 'running';
-    const started = Date.now();
-    try {
-      const result = await run();
-      entry.state = 'done';
-      entry.seconds = stageSeconds[name] = (Date.now() - started) / 1000;
-      // Stages side by side (load ∥ report): the one still running is the current one.
-      const other = progress.stages.find((s) => s.state === 'running');
-      if (other) progress.stage = other.stage;
-      return result;
-    } catch (err) {
-      const cause = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-      throw ApplicationFailure.create({ type: `StageFailed:${name}`, message: `stage ${name} failed: ${cause}`, cause: err as Error, nonRetryable: true });
-    }
-  }
+  const stage = <T>(name: StageName, run: () => Promise<T>): Promise<T> => runStage(progress, name, run, (seconds) => (stageSeconds[name] = seconds));
 
   function batched(name: 'validate' | 'metadata', batchCount: number): Promise<BatchStageResult> {
     return executeChild(processBatches, {
