@@ -11,10 +11,9 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Knex } from 'knex';
 import type { Browser, Page } from 'puppeteer-core';
-import { browserHandler } from '../../src/serve/browser';
 import { viewerHandler, rewriteIndex } from '../../src/serve/viewer';
 import { findOhif } from '../../src/serve/ohif';
-import type { Handler } from '../../src/serve/http';
+import { serveHandlers } from '../../src/serve/handlers';
 import { CHROMIUM, isCi, requireTool } from '../helpers/tools';
 import { get, ingestSynth, launchChromium, screenshotPath, serve, watchPage, type Ingested, type Served } from '../helpers/serve-ui';
 
@@ -22,26 +21,9 @@ jest.setTimeout(300_000);
 
 const chromium = requireTool(CHROMIUM);
 
-/** The DICOMweb handler of `dicomflow serve`, when this build has it. */
-function dicomwebHandler(): Handler | null {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const m = require('../../src/serve/dicomweb') as Record<string, unknown>;
-    const h = m.dicomwebHandler ?? Object.values(m).find((v) => typeof v === 'function');
-    return (h as Handler) ?? null;
-  } catch {
-    return null;
-  }
-}
-
-const dicomweb = dicomwebHandler();
 const ohif = findOhif();
-const runs = chromium.runs && ((ohif !== null && dicomweb !== null) || isCi());
-if (chromium.runs && !runs) {
-  process.stderr.write(
-    `skipped: ${ohif === null ? 'the OHIF viewer is not in the cache (npx dicomflow setup)' : 'no DICOMweb handler in src/serve/dicomweb'} - tests of test/serve/viewer.e2e.test.ts\n`,
-  );
-}
+const runs = chromium.runs && (ohif !== null || isCi());
+if (chromium.runs && !runs) process.stderr.write('skipped: the OHIF viewer is not in the cache (npx dicomflow setup) - tests of test/serve/viewer.e2e.test.ts\n');
 const viewerTest = runs ? test : test.skip;
 
 let data: Ingested;
@@ -51,9 +33,8 @@ let browser: Browser;
 beforeAll(async () => {
   if (!runs) return;
   if (!ohif) throw new Error('the OHIF viewer is not in the cache: run `npx dicomflow setup` (npm test does)');
-  if (!dicomweb) throw new Error('no DICOMweb handler (src/serve/dicomweb)');
   data = await ingestSynth({ patients: 2, slices: 16, size: 256 });
-  server = await serve(data.db, data.dir, [dicomweb, browserHandler, viewerHandler]);
+  server = await serve(data.db, data.dir, serveHandlers);
   browser = await launchChromium(chromium.path());
 });
 
