@@ -353,24 +353,24 @@ const activeKeys = (q: Query): [string, string][] => [...q.match].filter(([, v])
 async function searchStudies(db: Knex, dialect: Dialect, q: Query, base: string): Promise<SearchResult> {
   const sql = studySearchSql(dialect, q);
   const rows = (await raw(db, dialect, sql.text, sql.bindings)) as StudyRow[];
-  const more = rows.length > q.limit;
+  return pageOf(db, q, rows, (r) => ({
+    [T.StudyInstanceUID]: { vr: 'UI', Value: [r.study] },
+    [T.ModalitiesInStudy]: valueOrEmpty('CS', (r.modalities ?? '').split(',').filter(Boolean).sort()),
+    [T.NumberOfStudyRelatedSeries]: { vr: 'IS', Value: [Number(r.n_series)] },
+    [T.NumberOfStudyRelatedInstances]: { vr: 'IS', Value: [Number(r.n_instances)] },
+    [T.RetrieveURL]: { vr: 'UR', Value: [`${base}/studies/${encodeURIComponent(r.study)}`] },
+    [T.InstanceAvailability]: { vr: 'CS', Value: ['ONLINE'] },
+  }));
+}
+
+/**
+ * One page of a study or series search (`rows` holds one past the limit when there is more): each row answered with
+ * its representative instance's header, the computed attributes over it.
+ */
+async function pageOf<R extends { rep_sop: string }>(db: Knex, q: Query, rows: R[], computed: (r: R) => DicomJson): Promise<SearchResult> {
   const page = rows.slice(0, q.limit);
   const metas = await metasOf(db, page.map((r) => r.rep_sop));
-  return {
-    more,
-    rows: page.map((r) => {
-      const meta = metas.get(r.rep_sop) ?? {};
-      const computed: DicomJson = {
-        [T.StudyInstanceUID]: { vr: 'UI', Value: [r.study] },
-        [T.ModalitiesInStudy]: valueOrEmpty('CS', (r.modalities ?? '').split(',').filter(Boolean).sort()),
-        [T.NumberOfStudyRelatedSeries]: { vr: 'IS', Value: [Number(r.n_series)] },
-        [T.NumberOfStudyRelatedInstances]: { vr: 'IS', Value: [Number(r.n_instances)] },
-        [T.RetrieveURL]: { vr: 'UR', Value: [`${base}/studies/${encodeURIComponent(r.study)}`] },
-        [T.InstanceAvailability]: { vr: 'CS', Value: ['ONLINE'] },
-      };
-      return result(q, meta, computed);
-    }),
-  };
+  return { more: rows.length > q.limit, rows: page.map((r) => result(q, metas.get(r.rep_sop) ?? {}, computed(r))) };
 }
 
 /** The SQL of a series search (one row per series of the page, plus one). */
@@ -403,23 +403,13 @@ export function seriesSearchSql(dialect: Dialect, q: Query, scope: Scope): Sql {
 async function searchSeries(db: Knex, dialect: Dialect, q: Query, scope: Scope, base: string): Promise<SearchResult> {
   const sql = seriesSearchSql(dialect, q, scope);
   const rows = (await raw(db, dialect, sql.text, sql.bindings)) as SeriesRow[];
-  const more = rows.length > q.limit;
-  const page = rows.slice(0, q.limit);
-  const metas = await metasOf(db, page.map((r) => r.rep_sop));
-  return {
-    more,
-    rows: page.map((r) => {
-      const meta = metas.get(r.rep_sop) ?? {};
-      const computed: DicomJson = {
-        [T.StudyInstanceUID]: { vr: 'UI', Value: [r.study] },
-        [T.SeriesInstanceUID]: { vr: 'UI', Value: [r.series] },
-        [T.NumberOfSeriesRelatedInstances]: { vr: 'IS', Value: [Number(r.n_instances)] },
-        [T.RetrieveURL]: { vr: 'UR', Value: [`${base}/studies/${encodeURIComponent(r.study)}/series/${encodeURIComponent(r.series)}`] },
-        [T.InstanceAvailability]: { vr: 'CS', Value: ['ONLINE'] },
-      };
-      return result(q, meta, computed);
-    }),
-  };
+  return pageOf(db, q, rows, (r) => ({
+    [T.StudyInstanceUID]: { vr: 'UI', Value: [r.study] },
+    [T.SeriesInstanceUID]: { vr: 'UI', Value: [r.series] },
+    [T.NumberOfSeriesRelatedInstances]: { vr: 'IS', Value: [Number(r.n_instances)] },
+    [T.RetrieveURL]: { vr: 'UR', Value: [`${base}/studies/${encodeURIComponent(r.study)}/series/${encodeURIComponent(r.series)}`] },
+    [T.InstanceAvailability]: { vr: 'CS', Value: ['ONLINE'] },
+  }));
 }
 
 async function searchInstances(db: Knex, dialect: Dialect, q: Query, active: [string, string][], scope: Scope, base: string): Promise<SearchResult> {
