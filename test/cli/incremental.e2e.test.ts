@@ -6,27 +6,16 @@
  * resumed neither counts a file twice nor misses one added meanwhile.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import type { Knex } from 'knex';
 import { writeSynthFolder, type SynthManifest } from '../../src/synth';
 import { openCatalog } from '../../src/db/catalog';
-import { runCli } from '../helpers/cli';
+import { cliTemp, runCli } from '../helpers/cli';
 import { listFiles } from '../helpers/dataset';
 
 jest.setTimeout(600_000);
 
-let tmp: string;
-const outDirs: string[] = [];
-
-beforeAll(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-incremental-'));
-});
-
-afterAll(async () => {
-  for (const dir of outDirs) await runCli(['server', 'stop', '--out', dir]);
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+const box = cliTemp('dicomflow-incremental-');
 
 const count = (m: SynthManifest, status: string) => m.entries.filter((e) => e.status === status).length;
 const runIdOf = (stdout: string) => /dicomflow run (\S+) completed/.exec(stdout)?.[1];
@@ -41,12 +30,11 @@ async function withCatalog<T>(dir: string, use: (knex: Knex) => Promise<T>): Pro
 }
 
 test('folder: ingest, add 3 files, change 1, remove 1, ingest again: exactly those are processed and counted; --prune removes the gone instance', async () => {
-  const folder = path.join(tmp, 'folder');
-  const extra = path.join(tmp, 'extra');
+  const folder = path.join(box.tmp, 'folder');
+  const extra = path.join(box.tmp, 'extra');
   const m = await writeSynthFolder({ patients: 2, slices: 6, size: 32, seed: 51, outDir: folder });
   const more = await writeSynthFolder({ patients: 1, slices: 6, size: 32, seed: 52, outDir: extra });
-  const dir = path.join(tmp, 'out');
-  outDirs.push(dir);
+  const dir = box.out('out');
   const total = m.entries.length;
 
   const first = await runCli(['ingest', folder, '--out', dir]);
@@ -139,10 +127,9 @@ test('folder: ingest, add 3 files, change 1, remove 1, ingest again: exactly tho
 });
 
 test('a run killed mid-way and resumed neither counts a file twice nor misses a file added meanwhile', async () => {
-  const folder = path.join(tmp, 'killed');
+  const folder = path.join(box.tmp, 'killed');
   const m = await writeSynthFolder({ patients: 2, slices: 30, size: 32, seed: 53, outDir: folder });
-  const dir = path.join(tmp, 'out-killed');
-  outDirs.push(dir);
+  const dir = box.out('out-killed');
   const total = m.entries.length;
   // Tiny batches, one at a time: the run is still going when the command is killed, after its scan (the extract stage).
   const args = ['ingest', folder, '--out', dir, '--batch-size', '1', '--concurrency', '1'];

@@ -5,28 +5,17 @@
  * the run that brought it, and the runs table lists both runs with their source and counts.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { writeSynthFolder, type SynthManifest } from '../../src/synth';
 import { writeZipFile } from '../../src/synth/zip';
 import { openCatalog } from '../../src/db/catalog';
 import { resolveSource, workflowIdFor } from '../../src/client/source';
-import { runCli } from '../helpers/cli';
+import { cliTemp, runCli } from '../helpers/cli';
 import { listFiles } from '../helpers/dataset';
 
 jest.setTimeout(600_000);
 
-let tmp: string;
-const outDirs: string[] = [];
-
-beforeAll(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-sources-'));
-});
-
-afterAll(async () => {
-  for (const dir of outDirs) await runCli(['server', 'stop', '--out', dir]);
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+const box = cliTemp('dicomflow-sources-');
 
 const count = (m: SynthManifest, status: string) => m.entries.filter((e) => e.status === status).length;
 
@@ -40,13 +29,13 @@ async function zipOf(file: string, entries: [string, Buffer][]): Promise<string>
 }
 
 test('two different zips into one DIR: the catalog is the union, cross-run duplicates and conflicts are exact, earlier copies stay', async () => {
-  const folderA = path.join(tmp, 'a');
-  const folderB = path.join(tmp, 'b');
+  const folderA = path.join(box.tmp, 'a');
+  const folderB = path.join(box.tmp, 'b');
   const a = await writeSynthFolder({ patients: 2, slices: 6, size: 32, seed: 41, outDir: folderA });
   const b = await writeSynthFolder({ patients: 1, slices: 6, size: 32, seed: 42, outDir: folderB });
   const filesA = listFiles(folderA);
   const filesB = listFiles(folderB);
-  const zipA = await zipOf(path.join(tmp, 'a.zip'), filesA.map((f) => [f, fs.readFileSync(path.join(folderA, f))]));
+  const zipA = await zipOf(path.join(box.tmp, 'a.zip'), filesA.map((f) => [f, fs.readFileSync(path.join(folderA, f))]));
   // B: its own dataset, 3 of A's instances with the same bytes, 2 more of A's with one pixel byte changed.
   const same = a.instances.slice(0, 3);
   const changed = a.instances.slice(3, 5);
@@ -55,14 +44,13 @@ test('two different zips into one DIR: the catalog is the union, cross-run dupli
     bytes[bytes.length - 1] ^= 0xff;
     return bytes;
   };
-  const zipB = await zipOf(path.join(tmp, 'b.zip'), [
+  const zipB = await zipOf(path.join(box.tmp, 'b.zip'), [
     ...filesB.map((f): [string, Buffer] => [f, fs.readFileSync(path.join(folderB, f))]),
     ...same.map((i): [string, Buffer] => [`copies/${i.sourcePath}`, fs.readFileSync(path.join(folderA, i.sourcePath))]),
     ...changed.map((i): [string, Buffer] => [`changed/${i.sourcePath}`, flipped(i.sourcePath)]),
   ]);
 
-  const dir = path.join(tmp, 'out');
-  outDirs.push(dir);
+  const dir = box.out('out');
   const [runA, runB] = [zipA, zipB].map((z) => workflowIdFor(resolveSource(z), dir));
   const first = await runCli(['ingest', zipA, '--out', dir]);
   expect({ code: first.code, stderr: first.stderr }).toEqual({ code: 0, stderr: '' });
@@ -120,11 +108,11 @@ test('two different zips into one DIR: the catalog is the union, cross-run dupli
   expect(again.stdout).not.toContain('Started');
 
   // The zip rewritten with one more instance: a new run; what the first run brought is duplicates, the new one valid.
-  const c = await writeSynthFolder({ patients: 1, slices: 2, size: 32, seed: 43, outDir: path.join(tmp, 'c') });
+  const c = await writeSynthFolder({ patients: 1, slices: 2, size: 32, seed: 43, outDir: path.join(box.tmp, 'c') });
   const extra = c.instances[0];
   await zipOf(zipA, [
     ...filesA.map((f): [string, Buffer] => [f, fs.readFileSync(path.join(folderA, f))]),
-    [`extra/${extra.sourcePath}`, fs.readFileSync(path.join(tmp, 'c', extra.sourcePath))],
+    [`extra/${extra.sourcePath}`, fs.readFileSync(path.join(box.tmp, 'c', extra.sourcePath))],
   ]);
   const changedZip = await runCli(['ingest', zipA, '--out', dir]);
   expect({ code: changedZip.code, stderr: changedZip.stderr }).toEqual({ code: 0, stderr: '' });

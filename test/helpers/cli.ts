@@ -30,40 +30,57 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; onStdout
   });
 }
 
-export interface CliSandbox {
+export interface CliTemp {
   /** The test file's temporary folder. */
   readonly tmp: string;
-  /** The synthesized zip in it, and what it holds. */
-  readonly zip: string;
-  readonly manifest: SynthManifest;
   /** A fresh output folder DIR under tmp; its Temporal server is stopped after the file's tests. */
   out(name: string): string;
 }
 
 /**
- * The setup of an end-to-end CLI test file: a temporary folder with a synthesized zip made before its tests; after
- * them, the embedded server of every output folder handed out by out() stopped and the folder removed.
+ * The setup of an end-to-end CLI test file: a temporary folder made before its tests; after them, the embedded server
+ * of every output folder handed out by out() stopped and the folder removed.
  */
-export function cliSandbox(prefix: string, synth: Omit<SynthOptions, 'out'>): CliSandbox {
+export function cliTemp(prefix: string): CliTemp {
   const outDirs: string[] = [];
   const box = {
     tmp: '',
-    zip: '',
-    manifest: undefined as unknown as SynthManifest,
     out(name: string): string {
       const dir = path.join(box.tmp, name);
       outDirs.push(dir);
       return dir;
     },
   };
-  beforeAll(async () => {
+  beforeAll(() => {
     box.tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-    box.zip = path.join(box.tmp, 'lidc.zip');
-    box.manifest = await synthesize({ ...synth, out: box.zip });
   });
   afterAll(async () => {
     for (const dir of outDirs) await runCli(['server', 'stop', '--out', dir]);
     fs.rmSync(box.tmp, { recursive: true, force: true });
+  });
+  return box;
+}
+
+export interface CliSandbox extends CliTemp {
+  /** The synthesized zip in tmp, and what it holds. */
+  readonly zip: string;
+  readonly manifest: SynthManifest;
+}
+
+/** cliTemp with a synthesized zip made in it before the file's tests. */
+export function cliSandbox(prefix: string, synth: Omit<SynthOptions, 'out'>): CliSandbox {
+  const temp = cliTemp(prefix);
+  const box = {
+    get tmp() {
+      return temp.tmp;
+    },
+    out: temp.out,
+    zip: '',
+    manifest: undefined as unknown as SynthManifest,
+  };
+  beforeAll(async () => {
+    box.zip = path.join(temp.tmp, 'lidc.zip');
+    box.manifest = await synthesize({ ...synth, out: box.zip });
   });
   return box;
 }
