@@ -29,14 +29,13 @@ export async function scanFolder(input: ScanFolderInput): Promise<ScanCounts> {
   const db = await openCatalog({ outDir: input.outDir, dbUrl: input.dbUrl }).catch((err) => {
     throw asFailure(err, input, 'open');
   });
-  let known;
-  try {
-    known = await knownFiles(db, input.source);
-  } catch (err) {
-    throw asFailure(err, input, 'load');
-  } finally {
-    await db.destroy();
-  }
+  // The catalog is read while the folder is walked (the scan awaits it once every file is stat'ed).
+  const known = knownFiles(db, input.source)
+    .catch((err) => {
+      throw asFailure(err, input, 'load');
+    })
+    .finally(() => db.destroy());
+  known.catch(() => undefined); // awaited by the scan; a walk that fails first still leaves it handled
   try {
     const counts = await scan({ source: input.source, outDir: input.outDir, runKey: input.runKey, known, processAll: input.processAll, signal: hb.signal, onProgress: (n) => hb.beat({ phase: 'scan', entryIndex: n }) });
     logEvent(input.outDir, 'info', 'extract', 'folder scanned against the file catalog', { source: input.source, ...counts });

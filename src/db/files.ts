@@ -1,7 +1,8 @@
 /**
  * The file catalog (`files`), without Temporal: what the incremental scan compares against, and what a run records
- * in it once its catalog rows are loaded. Bulk: multi-row upserts of a few hundred rows, a few set-wide UPDATEs, all
- * in one transaction behind the catalog's write lock (the advisory lock of the loads on PostgreSQL).
+ * in it once its catalog rows are loaded. Bulk: the run's rows go in as the load's do (prepared multi-row upserts,
+ * db/load.ts), then a few set-wide UPDATEs in one transaction; both behind the catalog's write lock (the advisory
+ * lock of the loads on PostgreSQL). Every step is idempotent, so a retry after a failure between them redoes both.
  *
  * A run records every entry it processed (its status and code from outcomes.jsonl; size, mtime and hash from the
  * scan's files.jsonl for a folder, the size from the manifest for a zip), marks the files it found gone, and notes
@@ -15,7 +16,8 @@ import type { EntryRecord, OutcomeRecord } from '../records';
 import { readAllJsonLines, readJsonLines } from '../io/jsonl';
 import { scanFiles, type FileSeen, type KnownFile, type ScanCounts } from '../incremental/scan';
 import { isPostgres } from './catalog';
-import { PG_LOAD_LOCK } from './load';
+import { PG_LOAD_LOCK, upsertLines } from './load';
+import { FILES_COLUMNS } from './migrations';
 
 /** The catalog's files of `source`, by path (what the scan compares against). */
 export async function knownFiles(db: Knex, source: string): Promise<Map<string, KnownFile>> {
@@ -74,7 +76,6 @@ export interface FileCatalogResult {
   pruned: number;
 }
 
-const ROWS_PER_STATEMENT = 200;
 const PATHS_PER_STATEMENT = 500;
 
 function chunks<T>(list: T[], size: number): T[][] {
@@ -94,27 +95,27 @@ export async function recordFiles(db: Knex, opts: FileCatalogOptions): Promise<F
   }
   const gone = fs.existsSync(out.gone) ? await readAllJsonLines<string>(out.gone) : [];
 
-  const rows: Record<string, unknown>[] = [];
-  // (No outcomes: a run whose scan found nothing to process went straight to this.)
-  const outcomes = fs.existsSync(out.ws.outcomes) ? readJsonLines<OutcomeRecord>(out.ws.outcomes) : [];
-  for await (const o of outcomes) {
-    const f = seen.get(o.path);
-    if (f) seen.delete(o.path);
-    rows.push({
-      source: opts.source,
-      path: o.path,
-      size: f?.size ?? null,
-      mtime_ms: f?.mtimeMs ?? null,
-      sha256: f?.sha256 ?? null,
-      extension: extensionOf(o.path),
-      path_tags: JSON.stringify(pathTags(o.path)),
-      status: o.status,
-      code: o.code,
-      first_run_id: opts.runId,
-      last_run_id: opts.runId,
-      first_seen_at: now,
-      last_seen_at: now,
-      gone_run_id: null,
+  // The entries this run processed, from outcomes.jsonl, upserted in bulk first (prepared multi-row statements behind
+  // the catalog's write lock, as the load's rows): first_run_id and first_seen_at stay as an earlier run wrote them.
+  let recorded = 0;
+  if (fs.existsSync(out.ws.outcomes)) {
+    // (No outcomes: a run whose scan found nothing to process went straight to this.)
+    const updated = ['size', 'mtime_ms', 'sha256', 'extension', 'path_tags', 'status', 'code', 'last_run_id', 'last_seen_at', 'gone_run_id'];
+    recorded = await upsertLines(db, {
+      file: out.ws.outcomes,
+      table: 'files',
+      columns: FILES_COLUMNS,
+      key: ['source', 'path'],
+      onConflict: 'merge',
+      updated,
+      clearRunFirst: false,
+      values(line) {
+        const o = JSON.parse(line.toString('utf8')) as OutcomeRecord;
+        const f = seen.get(o.path);
+        if (f) seen.delete(o.path);
+        // In FILES_COLUMNS order.
+        return [opts.source, o.path, f?.size ?? null, f?.mtimeMs ?? null, f?.sha256 ?? null, extensionOf(o.path), JSON.stringify(pathTags(o.path)), o.status, o.code, opts.runId, opts.runId, now, now, null];
+      },
     });
   }
   // Files the scan found unchanged but touched (same bytes, another mtime): only their mtime changes.
@@ -126,13 +127,11 @@ export async function recordFiles(db: Knex, opts: FileCatalogOptions): Promise<F
     for (const part of chunks(gone, PATHS_PER_STATEMENT)) {
       await trx('files').where({ source: opts.source }).whereIn('path', part).whereNull('gone_run_id').update({ gone_run_id: opts.runId });
     }
-    // Every file still there was seen by this run.
-    await trx('files').where({ source: opts.source }).whereNull('gone_run_id').update({ last_run_id: opts.runId, last_seen_at: now });
+    // Every file still there was seen by this run (the rows just upserted say so already).
+    await trx('files').where({ source: opts.source }).whereNull('gone_run_id').whereNot({ last_run_id: opts.runId }).update({ last_run_id: opts.runId, last_seen_at: now });
     for (const f of touched) {
       await trx('files').where({ source: opts.source, path: f.path }).update({ mtime_ms: f.mtimeMs, sha256: f.sha256 });
     }
-    const updated = ['size', 'mtime_ms', 'sha256', 'extension', 'path_tags', 'status', 'code', 'last_run_id', 'last_seen_at', 'gone_run_id'];
-    for (const part of chunks(rows, ROWS_PER_STATEMENT)) await trx('files').insert(part).onConflict(['source', 'path']).merge(updated);
 
     if (opts.prune) {
       // The instances the gone files brought (found gone by this run or an earlier one): their rows, loaded by runs of
@@ -164,5 +163,5 @@ export async function recordFiles(db: Knex, opts: FileCatalogOptions): Promise<F
   // The tree loses the pruned files once the catalog no longer names them.
   removed = [...new Set(removed)];
   for (const rel of removed) fs.rmSync(path.join(opts.outDir, rel), { force: true });
-  return { recorded: rows.length + touched.length, gone: gone.length, pruned: removed.length };
+  return { recorded: recorded + touched.length, gone: gone.length, pruned: removed.length };
 }

@@ -158,14 +158,16 @@ function seriesIssueValues(line: Buffer, runId: string): Value[] {
   return [text(r.seriesInstanceUid), text(r.code), text(r.message), runId];
 }
 
-interface TableSpec {
+/** A JSON-lines file bulk-loaded into a table: one row per line. */
+export interface TableSpec {
   file: string;
-  cursorKey: keyof LoadCursor;
   table: string;
   columns: readonly string[];
   key: string[];
   /** merge: a re-run updates the row; ignore: an identical row is already there. */
   onConflict: 'merge' | 'ignore';
+  /** The columns a merge updates (default: every column outside the key). */
+  updated?: readonly string[];
   /** Delete this run's rows before loading the file from its first record. */
   clearRunFirst: boolean;
   /**
@@ -191,7 +193,7 @@ function insertSql(spec: TableSpec, rows: number, dialect: 'sqlite' | 'postgres'
   for (let r = 0; r < rows; r++) tuples.push(`(${spec.columns.map(slot).join(', ')})`);
   const action =
     spec.onConflict === 'merge'
-      ? `DO UPDATE SET ${spec.columns.filter((c) => !spec.key.includes(c)).map((c) => `${q(c)} = excluded.${q(c)}`).join(', ')}`
+      ? `DO UPDATE SET ${(spec.updated ?? spec.columns.filter((c) => !spec.key.includes(c))).map((c) => `${q(c)} = excluded.${q(c)}`).join(', ')}`
       : 'DO NOTHING';
   return `INSERT INTO ${q(spec.table)} (${spec.columns.map(q).join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (${spec.key.map(q).join(', ')}) ${action}`;
 }
@@ -326,8 +328,17 @@ async function bulkConnection(db: Knex, dialect: 'sqlite' | 'postgres'): Promise
   };
 }
 
-async function loadFile(db: Knex, spec: TableSpec, runId: string, cursor: LoadCursor, opts: LoadOptions): Promise<void> {
-  const skip = cursor[spec.cursorKey];
+/** Where a file's load starts (records already committed) and what it says after each commit. */
+interface FileCursor {
+  skip: number;
+  onCommit?: (records: number) => void | Promise<void>;
+}
+
+type BulkOptions = Pick<LoadOptions, 'onStatement' | 'onWait' | 'batchSize' | 'rowsPerCommit'>;
+
+/** Loads `spec.file` from record `at.skip` on; returns the records it holds (blank lines not counted). */
+async function loadFile(db: Knex, spec: TableSpec, runId: string, at: FileCursor, opts: BulkOptions): Promise<number> {
+  const skip = at.skip;
   const dialect = isPostgres(db) ? 'postgres' : 'sqlite';
   const perStatement = rowsPerStatement(spec.columns.length, dialect, opts.batchSize ?? DEFAULT_BATCH_ROWS);
   const perCommit = opts.rowsPerCommit ?? ROWS_PER_COMMIT;
@@ -374,10 +385,7 @@ async function loadFile(db: Knex, spec: TableSpec, runId: string, cursor: LoadCu
     if (open) await conn.run('COMMIT');
     open = false;
     inTransaction = { rows: 0, bytes: 0 };
-    if (seen > cursor[spec.cursorKey]) {
-      cursor[spec.cursorKey] = seen;
-      await opts.onProgress?.({ ...cursor });
-    }
+    if (seen > skip) await at.onCommit?.(seen);
   };
 
   try {
@@ -407,7 +415,15 @@ async function loadFile(db: Knex, spec: TableSpec, runId: string, cursor: LoadCu
   } finally {
     await conn.release();
   }
-  cursor[spec.cursorKey] = Math.max(seen, cursor[spec.cursorKey]);
+  return seen;
+}
+
+/**
+ * Bulk upsert of a JSON-lines file's rows outside a catalog load (the file catalog's rows): the same prepared
+ * multi-row statements and write lock as the load. Returns the records the file holds.
+ */
+export function upsertLines(db: Knex, spec: TableSpec, opts: BulkOptions = {}): Promise<number> {
+  return loadFile(db, spec, '', { skip: 0 }, opts);
 }
 
 /** Load instances, outcomes and series issues of the run under outDir into the catalog `db`. */
@@ -415,7 +431,7 @@ export async function loadCatalog(db: Knex, opts: LoadOptions): Promise<LoadCoun
   const ws = workspace(opts.outDir, opts.runKey);
   const cursor: LoadCursor = { instances: 0, outcomes: 0, seriesIssues: 0, ...opts.cursor };
 
-  const specs: TableSpec[] = [
+  const specs: (TableSpec & { cursorKey: keyof LoadCursor })[] = [
     {
       file: ws.instances,
       cursorKey: 'instances',
@@ -448,7 +464,16 @@ export async function loadCatalog(db: Knex, opts: LoadOptions): Promise<LoadCoun
       values: seriesIssueValues,
     },
   ];
-  for (const spec of specs) await loadFile(db, spec, opts.runId, cursor, opts);
+  for (const spec of specs) {
+    const key = spec.cursorKey;
+    const onCommit = async (records: number) => {
+      if (records <= cursor[key]) return;
+      cursor[key] = records;
+      await opts.onProgress?.({ ...cursor });
+    };
+    const seen = await loadFile(db, spec, opts.runId, { skip: cursor[key], onCommit }, opts);
+    cursor[key] = Math.max(seen, cursor[key]);
+  }
 
   const counts: LoadCounts = {
     instances: cursor.instances,

@@ -7,47 +7,80 @@ import * as path from 'path';
 import type { EntryRecord } from '../records';
 import { isMacosMetadata } from './entry-path';
 
+/** What the walk's one lstat of a regular file found. */
+export interface FileStat {
+  size: number;
+  mtimeMs: number;
+}
+
 export interface FolderWalkOptions {
   /** A folder inside the source not to list (the output folder, when it sits inside the source). */
   exclude?: string;
   signal?: AbortSignal;
-  emit: (record: EntryRecord) => Promise<void>;
+  /**
+   * Awaited once every file has been listed and stat'ed, before the first emit: what the caller prepares meanwhile
+   * (the incremental scan loads the file catalog while the walk runs).
+   */
+  ready?: () => Promise<void>;
+  /** `stat`: the file's lstat, taken once by the walk (undefined for what is not a regular file, or gone meanwhile). */
+  emit: (record: EntryRecord, stat?: FileStat) => Promise<void>;
   onProgress?: (entryIndex: number, bytes: number) => void;
 }
 
 interface Found {
   relative: string;
+  /** The absolute path (files). */
+  abs?: string;
   kind: 'file' | 'symlink' | 'other' | 'unreadable';
   error?: string;
 }
 
 export async function walkFolder(root: string, opts: FolderWalkOptions): Promise<{ entries: number; bytes: number }> {
-  const found: Found[] = [];
-  await collect(path.resolve(root), '', found, opts.exclude ? path.resolve(opts.exclude) : undefined);
-  const byteOrder = (a: Found, b: Found) => Buffer.compare(Buffer.from(a.relative), Buffer.from(b.relative));
-  found.sort(byteOrder);
+  const rootAbs = path.resolve(root);
+  const listed: Found[] = [];
+  await collect(rootAbs, '', listed, opts.exclude ? path.resolve(opts.exclude) : undefined);
+  // Byte order of the UTF-8 paths, each encoded once (not twice per comparison).
+  const found = listed
+    .map((f) => ({ f, key: Buffer.from(f.relative) }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map(({ f }) => f);
+  const macos = found.map((f) => f.kind === 'file' && isMacosMetadata(f.relative));
+  const regular = (i: number) => found[i].kind === 'file' && !macos[i];
+
+  // One lstat per file, synchronous: from the inode cache it costs microseconds, an async call ten times that. Kept
+  // as two numbers a file (NaN: gone meanwhile), not as Stats objects.
+  const sizes = new Float64Array(found.length);
+  const mtimes = new Float64Array(found.length);
+  for (let i = 0; i < found.length; i++) {
+    if (i % 4096 === 0 && opts.signal?.aborted) throw opts.signal.reason ?? new Error('cancelled');
+    if (!regular(i)) continue;
+    const stat = fs.lstatSync(found[i].abs!, { throwIfNoEntry: false });
+    sizes[i] = stat ? stat.size : NaN;
+    mtimes[i] = stat ? stat.mtimeMs : NaN;
+  }
+  await opts.ready?.();
 
   let bytes = 0;
   for (let i = 0; i < found.length; i++) {
     if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('cancelled');
-    const { relative, kind, error } = found[i];
-    const file = path.join(path.resolve(root), ...relative.split('/'));
+    const { relative, abs, kind, error } = found[i];
     let record: EntryRecord;
+    let stat: FileStat | undefined;
     if (kind === 'unreadable') {
       record = { i, source: relative, file: null, status: 'refused', code: 'REFUSED_BAD_ENTRY', message: `folder cannot be read: ${error}` };
     } else if (kind === 'symlink') {
       record = { i, source: relative, file: null, status: 'skipped', code: 'SKIPPED_NOT_A_FILE', message: 'symbolic link, not followed' };
     } else if (kind === 'other') {
       record = { i, source: relative, file: null, status: 'skipped', code: 'SKIPPED_NOT_A_FILE', message: 'not a regular file' };
-    } else if (isMacosMetadata(relative)) {
+    } else if (macos[i]) {
       record = { i, source: relative, file: null, status: 'skipped', code: 'SKIPPED_MACOS_METADATA', message: 'macOS metadata, not DICOM' };
     } else {
-      // One lstat per file, synchronous: from the inode cache it costs microseconds, an async call ten times that.
-      const size = fs.lstatSync(file, { throwIfNoEntry: false })?.size ?? 0;
-      record = { i, source: relative, file, status: null, size };
+      if (!Number.isNaN(sizes[i])) stat = { size: sizes[i], mtimeMs: mtimes[i] };
+      const size = stat?.size ?? 0;
+      record = { i, source: relative, file: abs!, status: null, size };
       bytes += size;
     }
-    await opts.emit(record);
+    await opts.emit(record, stat);
     opts.onProgress?.(i + 1, bytes);
   }
   return { entries: found.length, bytes };
@@ -70,7 +103,7 @@ async function collect(absDir: string, relDir: string, out: Found[], exclude?: s
     if (type.isDirectory()) {
       if (abs !== exclude) await collect(abs, relative, out, exclude);
     } else if (type.isSymbolicLink()) out.push({ relative, kind: 'symlink' });
-    else if (type.isFile()) out.push({ relative, kind: 'file' });
+    else if (type.isFile()) out.push({ relative, abs, kind: 'file' });
     else out.push({ relative, kind: 'other' });
   }
 }
