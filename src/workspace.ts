@@ -40,6 +40,8 @@ export interface Workspace {
   scratchDirs: string[];
   /** One EntryRecord per entry found in the source, in source order (written by extract). */
   entriesManifest: string;
+  /** A zip source's SHA-256, hex, taken beside its extraction (written by extract; the file catalog records it). */
+  sourceSha256: string;
   /** Candidate entries (status null) of batch i, as EntryRecord lines: <work>/batches/batch-000042.jsonl */
   candidateBatch(batchIndex: number): string;
   /** Per-batch results of a batched stage: <work>/<stage>/batch-000042.jsonl */
@@ -73,6 +75,7 @@ export function workspace(outDir: string, runKey?: string): Workspace {
     dbFile: path.join(root, 'dicom.db'),
     scratchDirs: runDir ? [runDir] : [],
     entriesManifest: path.join(workDir, 'entries.jsonl'),
+    sourceSha256: path.join(workDir, 'source.sha256'),
     candidateBatch: (i) => path.join(workDir, 'batches', `batch-${String(i).padStart(6, '0')}.jsonl`),
     batchFile: (stage, i) => path.join(workDir, stage, `batch-${String(i).padStart(6, '0')}.jsonl`),
     outcomes: path.join(workDir, 'outcomes.jsonl'),

@@ -4,7 +4,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { downloadFile, sha256File } from '../io/download';
+import { downloadFile } from '../io/download';
+import { sha256File } from '../io/sha256';
 import { looksLikeZip } from '../io/zip-signature';
 import { workspace } from '../workspace';
 import { heartbeat } from './heartbeat';
@@ -67,7 +68,7 @@ async function alreadyDownloaded(
   } finally {
     await handle.close();
   }
-  const digest = looksLikeZip(head) ? await sha256File(zipPath, (n) => onProgress(n, stat.size)) : null;
+  const digest = looksLikeZip(head) ? await sha256File(zipPath, { onProgress: (n) => onProgress(n, stat.size) }) : null;
   if (digest !== null && (!sha256 || digest === sha256.toLowerCase())) return { zipPath, bytes: stat.size, sha256: digest };
   await fs.promises.rm(zipPath, { force: true }); // not the file asked for: download again
   return null;

@@ -4,9 +4,12 @@
  * - recordFiles (load stage): the run's files into the `files` table, gone files marked (and with prune removed from
  *   the catalog and the tree), the run's hash and counts into `runs`.
  */
+import * as fs from 'fs';
 import { openCatalog } from '../db/catalog';
 import { knownFiles, recordFiles as recordFilesInCatalog, type FileCatalogResult } from '../db/files';
-import { scanFolder as scan, sha256File, type ScanCounts } from '../incremental/scan';
+import { scanFolder as scan, type ScanCounts } from '../incremental/scan';
+import { sha256File } from '../io/sha256';
+import { workspace } from '../workspace';
 import { logEvent } from '../log';
 import { heartbeat } from './heartbeat';
 import { toApplicationFailure } from './io-failures';
@@ -61,8 +64,8 @@ export async function recordFiles(input: RecordFilesInput): Promise<FileCatalogR
   heartbeat(); // the worker's keep-alive heartbeats while the transaction runs
   let sourceSha256: string | undefined;
   try {
-    // Read once more beside the report (from the page cache, as a rule).
-    if (input.hashSource) sourceSha256 = await sha256File(input.hashSource);
+    // Taken by the extract stage beside the unpacking; else (a run extracted by an earlier version) read once more.
+    if (input.hashSource) sourceSha256 = recordedSha256(input) ?? (await sha256File(input.hashSource));
   } catch (err) {
     throw toApplicationFailure(err);
   }
@@ -77,5 +80,16 @@ export async function recordFiles(input: RecordFilesInput): Promise<FileCatalogR
     throw asFailure(err, input, 'load');
   } finally {
     await db.destroy();
+  }
+}
+
+/** The zip's hash the extract stage wrote in the run's scratch, if it did. */
+function recordedSha256(input: RecordFilesInput): string | undefined {
+  if (input.runKey === undefined) return undefined;
+  try {
+    const hex = fs.readFileSync(workspace(input.outDir, input.runKey).sourceSha256, 'utf8').trim();
+    return /^[0-9a-f]{64}$/.test(hex) ? hex : undefined;
+  } catch {
+    return undefined;
   }
 }

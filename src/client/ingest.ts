@@ -17,7 +17,7 @@ import type { ingestDataset } from '../workflows';
 import { workspace } from '../workspace';
 import { logEvent } from '../log';
 import { checkUrlReachable, resolveSource, UsageError, workflowIdFor, type ResolvedSource } from './source';
-import { sha256File } from '../incremental/scan';
+import { sha256File } from '../io/sha256';
 import { ProgressMeter, summaryText } from './progress';
 import { liveActivities, takeOverOrphans } from './live';
 import { measuredStageSeconds } from './stage-times';

@@ -12,13 +12,13 @@
  * Ambiguous: the same size with another mtime, or the same size and mtime when that mtime was within RACY_MS of the
  * moment the file was last seen (a file rewritten within the clock's granularity of the last look keeps its mtime).
  */
-import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { EntryRecord } from '../records';
 import { workspace } from '../workspace';
 import { walkFolder } from '../io/folder';
 import { openAppender, writeJsonLines } from '../io/jsonl';
+import { sha256File } from '../io/sha256';
 
 /** What the file catalog knows of a file of the source. */
 export interface KnownFile {
@@ -77,21 +77,6 @@ export function scanFiles(outDir: string, runKey?: string) {
   };
 }
 
-/** Files up to this size are hashed from one read (a stream costs more than the hash of a small file). */
-const ONE_READ_BYTES = 1 << 20;
-
-/**
- * SHA-256 of a file's bytes, hex. A small file (its size given) is read in one synchronous call: from the page cache
- * that costs ~30 µs, where a promise-based readFile (open, stat, read, close through the thread pool) cost 70 µs and
- * more, which made hashing a new folder's 100,000 files the slowest part of its first run.
- */
-export async function sha256File(file: string, size?: number): Promise<string> {
-  if (size !== undefined && size <= ONE_READ_BYTES) return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-  const hash = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 export async function scanFolder(opts: ScanOptions): Promise<ScanCounts> {
   const out = scanFiles(opts.outDir, opts.runKey);
   if (fs.existsSync(out.done)) return JSON.parse(fs.readFileSync(out.done, 'utf8')) as ScanCounts;
@@ -116,7 +101,7 @@ export async function scanFolder(opts: ScanOptions): Promise<ScanCounts> {
   const flush = async () => {
     const group = pending;
     pending = [];
-    const hashes = await Promise.all(group.map((p) => (p.hash && p.record.file ? sha256File(p.record.file, p.size ?? undefined).catch(() => null) : Promise.resolve(null))));
+    const hashes = await Promise.all(group.map((p) => (p.hash && p.record.file ? sha256File(p.record.file, { size: p.size ?? undefined }).catch(() => null) : Promise.resolve(null))));
     const entries: EntryRecord[] = [];
     const seen: FileSeen[] = [];
     for (const [k, p] of group.entries()) {

@@ -68,18 +68,6 @@ async function finish(outcome: DownloadOutcome, partial: string, dest: string, u
   return outcome;
 }
 
-/** sha256 of a whole file, streamed; onProgress(bytes hashed) lets a caller heartbeat through a big file. */
-export async function sha256File(file: string, onProgress?: (bytes: number) => void): Promise<string> {
-  const hash = crypto.createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-    onProgress?.(bytes);
-  }
-  return hash.digest('hex');
-}
-
 async function partialStartsLikeZip(partial: string, size: number): Promise<boolean> {
   if (size < 4) return false;
   const handle = await fs.promises.open(partial, 'r');

@@ -11,6 +11,7 @@ import { workspace, Workspace } from '../workspace';
 import { IoFailure } from './errors';
 import { walkFolder } from './folder';
 import { openAppender, readJsonLines, writeJsonLines } from './jsonl';
+import { sha256InThread } from './sha256';
 import { extractZip } from './zip';
 
 export const DEFAULT_MAX_UNCOMPRESSED_BYTES = 100 * 1024 ** 3;
@@ -89,6 +90,10 @@ async function writeManifest(opts: ExtractOptions, ws: Workspace): Promise<void>
     if (stat.isDirectory()) {
       await walkFolder(opts.source, { exclude: ws.root, signal: opts.signal, emit: (r) => manifest.append(r), onProgress });
     } else {
+      // The zip's hash (the file catalog's: the same zip is not run again) on a thread beside the unpacking, which
+      // reads the zip from the page cache then; a hash that fails is left to the file catalog's stage to take.
+      const stopHash = new AbortController();
+      const hashing = ws.runKey === undefined ? undefined : sha256InThread(opts.source, stopHash.signal).catch(() => undefined);
       const tmpDir = path.join(ws.workDir, 'extract-tmp');
       await extractZip(opts.source, {
         extractedDir: ws.extractedDir,
@@ -97,8 +102,13 @@ async function writeManifest(opts: ExtractOptions, ws: Workspace): Promise<void>
         signal: opts.signal,
         emit: (r) => manifest.append(r),
         onProgress,
+      }).catch((err: unknown) => {
+        stopHash.abort();
+        throw err;
       });
       await fs.promises.rm(tmpDir, { recursive: true, force: true });
+      const sha256 = await hashing;
+      if (sha256) await fs.promises.writeFile(ws.sourceSha256, sha256);
     }
   } catch (err) {
     await manifest.close();

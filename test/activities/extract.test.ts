@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -78,6 +79,13 @@ test('extracts a zip: manifest in source order, candidate batches, heartbeats wi
   const last = beats[beats.length - 1];
   expect(last.entryIndex).toBe(33);
   expect(last.bytes).toBeGreaterThanOrEqual(bytes);
+});
+
+test("a run's extraction of a zip records the zip's SHA-256 in its scratch, taken beside the unpacking", async () => {
+  const env = new MockActivityEnvironment();
+  await env.run(extract, input({ runKey: 'run-1' }));
+  const expected = createHash('sha256').update(fs.readFileSync(zipPath)).digest('hex');
+  expect(fs.readFileSync(workspace(outDir, 'run-1').sourceSha256, 'utf8')).toBe(expected);
 });
 
 test('a completed extraction is only counted again: nothing rewritten, the source not even read', async () => {
