@@ -39,11 +39,7 @@ export async function walkFolder(root: string, opts: FolderWalkOptions): Promise
   const rootAbs = path.resolve(root);
   const listed: Found[] = [];
   await collect(rootAbs, '', listed, opts.exclude ? path.resolve(opts.exclude) : undefined);
-  // Byte order of the UTF-8 paths, each encoded once (not twice per comparison).
-  const found = listed
-    .map((f) => ({ f, key: Buffer.from(f.relative) }))
-    .sort((a, b) => Buffer.compare(a.key, b.key))
-    .map(({ f }) => f);
+  const found = sortByBytes(listed);
   const macos = found.map((f) => f.kind === 'file' && isMacosMetadata(f.relative));
   const regular = (i: number) => found[i].kind === 'file' && !macos[i];
 
@@ -84,6 +80,19 @@ export async function walkFolder(root: string, opts: FolderWalkOptions): Promise
     opts.onProgress?.(i + 1, bytes);
   }
   return { entries: found.length, bytes };
+}
+
+/**
+ * In byte order of the UTF-8 paths. JavaScript's string order (UTF-16 code units) is the same order unless a path
+ * holds a character from U+D800 up (surrogate pairs sort below U+E000-U+FFFF in UTF-16, above them in UTF-8): only
+ * then is each path encoded, once (not twice per comparison).
+ */
+function sortByBytes(listed: Found[]): Found[] {
+  if (!listed.some((f) => /[\uD800-\uFFFF]/.test(f.relative))) return listed.sort((a, b) => (a.relative < b.relative ? -1 : a.relative > b.relative ? 1 : 0));
+  return listed
+    .map((f) => ({ f, key: Buffer.from(f.relative) }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map(({ f }) => f);
 }
 
 async function collect(absDir: string, relDir: string, out: Found[], exclude?: string): Promise<void> {

@@ -52,6 +52,15 @@ test('a folder is listed in byte order of its relative paths, files referenced i
   ]);
 });
 
+test('names beyond U+FFFF sort by their UTF-8 bytes, where UTF-16 order would differ', async () => {
+  // U+FF5E (EF BD 9E) sorts before U+1F600 (F0 9F 98 80) in UTF-8; in UTF-16 the surrogate pair (D83D) comes first.
+  for (const rel of ['\u{1F600}.dcm', '\uFF5E.dcm', 'z.dcm']) put(rel);
+  const outDir = path.join(root, 'out');
+  await extractSource({ source: path.join(root, 'src'), outDir });
+  const records = await readAll<EntryRecord>(workspace(outDir).entriesManifest);
+  expect(records.map((r) => r.source)).toEqual(['z.dcm', '\uFF5E.dcm', '\u{1F600}.dcm']);
+});
+
 test('an output folder inside the source folder is not listed', async () => {
   put('a.dcm');
   put('z/b.dcm');
