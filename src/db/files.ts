@@ -19,27 +19,33 @@ import { isPostgres } from './catalog';
 import { PG_LOAD_LOCK, upsertLines } from './load';
 import { FILES_COLUMNS } from './migrations';
 
-/** The catalog's files of `source`, by path (what the scan compares against). */
+/** Rows of the file catalog read per query by knownFiles. */
+const KNOWN_PAGE = 10_000;
+
+/**
+ * The catalog's files of `source`, by path (what the scan compares against). Read a page at a time in key order
+ * (the primary key's (source, path) index): the driver never holds every row of a 250,000-file source at once, which
+ * made the scan's peak memory twice the pipeline's bound.
+ */
 export async function knownFiles(db: Knex, source: string): Promise<Map<string, KnownFile>> {
-  const rows = (await db('files').select('path', 'size', 'mtime_ms', 'sha256', 'last_seen_at', 'gone_run_id').where({ source })) as {
-    path: string;
-    size: number | null;
-    mtime_ms: number | null;
-    sha256: string | null;
-    last_seen_at: string;
-    gone_run_id: string | null;
-  }[];
+  type Row = { path: string; size: number | string | null; mtime_ms: number | string | null; sha256: string | null; last_seen_at: string; gone_run_id: string | null };
   const known = new Map<string, KnownFile>();
-  for (const r of rows) {
-    known.set(r.path, {
-      size: r.size === null ? null : Number(r.size),
-      mtimeMs: r.mtime_ms === null ? null : Number(r.mtime_ms),
-      sha256: r.sha256,
-      seenAtMs: Date.parse(r.last_seen_at),
-      gone: r.gone_run_id !== null,
-    });
+  for (let after: string | undefined; ; ) {
+    const page = db('files').select('path', 'size', 'mtime_ms', 'sha256', 'last_seen_at', 'gone_run_id').where({ source });
+    if (after !== undefined) page.andWhere('path', '>', after);
+    const rows = (await page.orderBy('path').limit(KNOWN_PAGE)) as Row[];
+    for (const r of rows) {
+      known.set(r.path, {
+        size: r.size === null ? null : Number(r.size),
+        mtimeMs: r.mtime_ms === null ? null : Number(r.mtime_ms),
+        sha256: r.sha256,
+        seenAtMs: Date.parse(r.last_seen_at),
+        gone: r.gone_run_id !== null,
+      });
+    }
+    if (rows.length < KNOWN_PAGE) return known;
+    after = rows[rows.length - 1].path;
   }
-  return known;
 }
 
 /** The lower-case extension of a path's file name, without the dot ('' when none). */

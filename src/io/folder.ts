@@ -29,8 +29,6 @@ export interface FolderWalkOptions {
 
 interface Found {
   relative: string;
-  /** The absolute path (files). */
-  abs?: string;
   kind: 'file' | 'symlink' | 'other' | 'unreadable';
   error?: string;
 }
@@ -40,6 +38,9 @@ export async function walkFolder(root: string, opts: FolderWalkOptions): Promise
   const listed: Found[] = [];
   await collect(rootAbs, '', listed, opts.exclude ? path.resolve(opts.exclude) : undefined);
   const found = sortByBytes(listed);
+  // Each file's absolute path is made when it is needed, not kept for every file: path.join's strings are built a
+  // character at a time and held ~700 bytes a file, 195 MB of heap for 247,000 files (~40 MB without them).
+  const fileOf = (relative: string) => under(rootAbs, relative);
   const macos = found.map((f) => f.kind === 'file' && isMacosMetadata(f.relative));
   const regular = (i: number) => found[i].kind === 'file' && !macos[i];
 
@@ -50,7 +51,7 @@ export async function walkFolder(root: string, opts: FolderWalkOptions): Promise
   for (let i = 0; i < found.length; i++) {
     if (i % 4096 === 0 && opts.signal?.aborted) throw opts.signal.reason ?? new Error('cancelled');
     if (!regular(i)) continue;
-    const stat = fs.lstatSync(found[i].abs!, { throwIfNoEntry: false });
+    const stat = fs.lstatSync(fileOf(found[i].relative), { throwIfNoEntry: false });
     sizes[i] = stat ? stat.size : NaN;
     mtimes[i] = stat ? stat.mtimeMs : NaN;
   }
@@ -59,7 +60,7 @@ export async function walkFolder(root: string, opts: FolderWalkOptions): Promise
   let bytes = 0;
   for (let i = 0; i < found.length; i++) {
     if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('cancelled');
-    const { relative, abs, kind, error } = found[i];
+    const { relative, kind, error } = found[i];
     let record: EntryRecord;
     let stat: FileStat | undefined;
     if (kind === 'unreadable') {
@@ -73,7 +74,7 @@ export async function walkFolder(root: string, opts: FolderWalkOptions): Promise
     } else {
       if (!Number.isNaN(sizes[i])) stat = { size: sizes[i], mtimeMs: mtimes[i] };
       const size = stat?.size ?? 0;
-      record = { i, source: relative, file: abs!, status: null, size };
+      record = { i, source: relative, file: fileOf(relative), status: null, size };
       bytes += size;
     }
     await opts.emit(record, stat);
@@ -95,6 +96,12 @@ function sortByBytes(listed: Found[]): Found[] {
     .map(({ f }) => f);
 }
 
+/** `relative` ('/'-separated) under the absolute folder `dir`, by plain concatenation where '/' is the separator. */
+function under(dir: string, relative: string): string {
+  if (path.sep !== '/') return path.join(dir, ...relative.split('/'));
+  return dir.endsWith('/') ? dir + relative : `${dir}/${relative}`;
+}
+
 async function collect(absDir: string, relDir: string, out: Found[], exclude?: string): Promise<void> {
   let dirents: fs.Dirent[];
   try {
@@ -106,13 +113,13 @@ async function collect(absDir: string, relDir: string, out: Found[], exclude?: s
   }
   for (const d of dirents) {
     const relative = relDir === '' ? d.name : `${relDir}/${d.name}`;
-    const abs = path.join(absDir, d.name);
+    const abs = under(absDir, d.name);
     // Some file systems do not report the type in readdir: ask lstat then.
     const type = d.isFile() || d.isDirectory() || d.isSymbolicLink() ? d : await fs.promises.lstat(abs);
     if (type.isDirectory()) {
       if (abs !== exclude) await collect(abs, relative, out, exclude);
     } else if (type.isSymbolicLink()) out.push({ relative, kind: 'symlink' });
-    else if (type.isFile()) out.push({ relative, abs, kind: 'file' });
+    else if (type.isFile()) out.push({ relative, kind: 'file' });
     else out.push({ relative, kind: 'other' });
   }
 }
