@@ -27,13 +27,13 @@ const KNOWN_PAGE = 10_000;
  * (the primary key's (source, path) index): the driver never holds every row of a 250,000-file source at once, which
  * made the scan's peak memory twice the pipeline's bound.
  */
-export async function knownFiles(db: Knex, source: string): Promise<Map<string, KnownFile>> {
+export async function knownFiles(db: Knex, source: string, pageRows = KNOWN_PAGE): Promise<Map<string, KnownFile>> {
   type Row = { path: string; size: number | string | null; mtime_ms: number | string | null; sha256: string | null; last_seen_at: string; gone_run_id: string | null };
   const known = new Map<string, KnownFile>();
   for (let after: string | undefined; ; ) {
     const page = db('files').select('path', 'size', 'mtime_ms', 'sha256', 'last_seen_at', 'gone_run_id').where({ source });
     if (after !== undefined) page.andWhere('path', '>', after);
-    const rows = (await page.orderBy('path').limit(KNOWN_PAGE)) as Row[];
+    const rows = (await page.orderBy('path').limit(pageRows)) as Row[];
     for (const r of rows) {
       known.set(r.path, {
         size: r.size === null ? null : Number(r.size),
@@ -43,7 +43,7 @@ export async function knownFiles(db: Knex, source: string): Promise<Map<string, 
         gone: r.gone_run_id !== null,
       });
     }
-    if (rows.length < KNOWN_PAGE) return known;
+    if (rows.length < pageRows) return known;
     after = rows[rows.length - 1].path;
   }
 }

@@ -38,6 +38,25 @@ async function runOnce(db: Knex, outDir: string, folder: string, runId: string, 
 }
 
 describe.each<Dialect>(catalogDialects())('%s catalog', (dialect) => {
+  test('the catalog is read a page at a time: every row of the source once, across page ends, in any collation', async () => {
+    const opts = await catalogs.fresh(dialect);
+    const db = await openCatalog(opts);
+    try {
+      const now = new Date().toISOString();
+      const row = (source: string, p: string, k: number) => ({ source, path: p, size: k, mtime_ms: 1000 + k, sha256: null, extension: 'dcm', path_tags: '[]', status: 'valid', code: 'OK', first_run_id: 'r1', last_run_id: 'r1', first_seen_at: now, last_seen_at: now, gone_run_id: k === 3 ? 'r1' : null });
+      const paths = ['B/1.dcm', 'a/1.dcm', 'a/10.dcm', 'a/2.dcm', '\u00e9/1.dcm', 'Z.dcm', 'a b/1.dcm'];
+      await db('files').insert([...paths.map((p, k) => row('/src/one', p, k)), row('/src/other', 'a/1.dcm', 99)]);
+      for (const pageRows of [3, 7, 1000]) {
+        const known = await knownFiles(db, '/src/one', pageRows);
+        expect([...known.keys()].sort()).toEqual([...paths].sort());
+        expect(known.get('a/10.dcm')).toMatchObject({ size: 2, mtimeMs: 1002, sha256: null, gone: false });
+        expect(known.get('a/2.dcm')).toMatchObject({ gone: true });
+      }
+    } finally {
+      await db.destroy();
+    }
+  });
+
   test('a folder scanned three times: new, changed, unchanged and gone files, exactly; --prune', async () => {
     const opts = await catalogs.fresh(dialect);
     const folder = tempDir('dicomflow-files-src-');
