@@ -18,7 +18,7 @@ import type { EntryRecord } from '../records';
 import { workspace } from '../workspace';
 import { walkFolder } from '../io/folder';
 import { openAppender, writeJsonLines } from '../io/jsonl';
-import { sha256File } from '../io/sha256';
+import { ONE_READ_BYTES, sha256File, sha256SmallFilesOnPool } from '../io/sha256';
 
 /** What the file catalog knows of a file of the source. */
 export interface KnownFile {
@@ -64,8 +64,9 @@ export interface ScanOptions {
 
 /** An mtime this close to the last look at the file does not prove the file unchanged. */
 export const RACY_MS = 2000;
-/** Files hashed at once. */
-const HASH_GROUP = 32;
+/** Files hashed at once (one job of the hash pool), and groups hashed while the walk goes on. */
+const HASH_GROUP = 256;
+const GROUPS_IN_FLIGHT = 4;
 
 export function scanFiles(outDir: string, runKey?: string) {
   const ws = workspace(outDir, runKey);
@@ -98,10 +99,30 @@ export async function scanFolder(opts: ScanOptions): Promise<ScanCounts> {
   );
   let pending: Pending[] = [];
 
-  const flush = async () => {
+  /**
+   * Groups of files whose hashes are being taken (small files on the hash pool's threads, on every core, while the
+   * walk goes on); written in the order they were made, so the manifest stays in source order.
+   */
+  const hashing: { group: Pending[]; hashes: Promise<(string | null)[]> }[] = [];
+  const hashGroup = async (group: Pending[]): Promise<(string | null)[]> => {
+    const small = group.map((p) => (p.hash && p.record.file && p.size !== null && p.size <= ONE_READ_BYTES ? p.record.file : null));
+    const [smallHashes, large] = await Promise.all([
+      small.some((f) => f !== null) ? sha256SmallFilesOnPool(small) : Promise.resolve(small),
+      Promise.all(group.map((p, k) => (p.hash && p.record.file && small[k] === null ? sha256File(p.record.file).catch(() => null) : Promise.resolve(null)))),
+    ]);
+    return group.map((_, k) => (small[k] !== null ? smallHashes[k] : large[k]));
+  };
+  const startGroup = () => {
+    if (pending.length === 0) return;
     const group = pending;
     pending = [];
-    const hashes = await Promise.all(group.map((p) => (p.hash && p.record.file ? sha256File(p.record.file, { size: p.size ?? undefined }).catch(() => null) : Promise.resolve(null))));
+    const hashes = hashGroup(group);
+    hashes.catch(() => undefined); // awaited in order by writeOldest
+    hashing.push({ group, hashes });
+  };
+  const writeOldest = async () => {
+    const { group, hashes: hashed } = hashing.shift()!;
+    const hashes = await hashed;
     const entries: EntryRecord[] = [];
     const seen: FileSeen[] = [];
     for (const [k, p] of group.entries()) {
@@ -127,7 +148,13 @@ export async function scanFolder(opts: ScanOptions): Promise<ScanCounts> {
   };
   const add = async (p: Pending) => {
     pending.push(p);
-    if (pending.length >= HASH_GROUP) await flush();
+    if (pending.length < HASH_GROUP) return;
+    startGroup();
+    if (hashing.length > GROUPS_IN_FLIGHT) await writeOldest();
+  };
+  const flush = async () => {
+    startGroup();
+    while (hashing.length > 0) await writeOldest();
   };
 
   let knownFiles = new Map<string, KnownFile>();

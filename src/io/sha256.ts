@@ -5,9 +5,10 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import { Worker } from 'worker_threads';
+import { compiledScript, poolThreads, ThreadPool } from './thread-pool';
 
 /** Files up to this size are read in one call (a stream costs more than the hash of a small file). */
-const ONE_READ_BYTES = 1 << 20;
+export const ONE_READ_BYTES = 1 << 20;
 const CHUNK = 1 << 20;
 
 export interface Sha256Options {
@@ -70,4 +71,32 @@ export function sha256InThread(file: string, signal?: AbortSignal): Promise<stri
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`the hashing thread exited (${code})`)));
   });
+}
+
+/** Hashes of small files, each read in one synchronous call; null for a file that cannot be read (or a null path). */
+export function sha256SmallFiles(files: (string | null)[]): (string | null)[] {
+  return files.map((file) => {
+    if (file === null) return null;
+    try {
+      return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    } catch {
+      return null;
+    }
+  });
+}
+
+let hashPool: ThreadPool<(string | null)[], (string | null)[]> | null | undefined;
+
+/**
+ * Hashes of small files (at most ONE_READ_BYTES each) on a pool of threads, one per core, so a new folder's files are
+ * hashed on every core while the incremental scan walks on; in this thread without a compiled script or with one core.
+ */
+export function sha256SmallFilesOnPool(files: (string | null)[]): Promise<(string | null)[]> {
+  if (hashPool === undefined) {
+    const script = compiledScript(__dirname, 'io/hash-worker.js');
+    const threads = poolThreads();
+    hashPool = script && threads > 1 ? new ThreadPool<(string | null)[], (string | null)[]>(script, threads) : null;
+  }
+  if (!hashPool || hashPool.size === 0) return Promise.resolve(sha256SmallFiles(files));
+  return hashPool.run(files);
 }
