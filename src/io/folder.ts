@@ -49,7 +49,11 @@ export async function walkFolder(root: string, opts: FolderWalkOptions): Promise
   const sizes = new Float64Array(found.length);
   const mtimes = new Float64Array(found.length);
   for (let i = 0; i < found.length; i++) {
-    if (i % 4096 === 0 && opts.signal?.aborted) throw opts.signal.reason ?? new Error('cancelled');
+    if (i % 4096 === 0) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('cancelled');
+      // Timers and I/O get their turn (the activity's heartbeats), however slow the disk's lstat.
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    }
     if (!regular(i)) continue;
     const stat = fs.lstatSync(fileOf(found[i].relative), { throwIfNoEntry: false });
     sizes[i] = stat ? stat.size : NaN;
@@ -60,6 +64,7 @@ export async function walkFolder(root: string, opts: FolderWalkOptions): Promise
   let bytes = 0;
   for (let i = 0; i < found.length; i++) {
     if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('cancelled');
+    if (i % 4096 === 4095) await new Promise((resolve) => setImmediate(resolve)); // as above, when emit never waits
     const { relative, kind, error } = found[i];
     let record: EntryRecord;
     let stat: FileStat | undefined;

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { extractSource } from '../../src/io/extract';
+import { walkFolder } from '../../src/io/folder';
 import type { EntryRecord } from '../../src/records';
 import { workspace } from '../../src/workspace';
 import { listFiles, readAll } from './zip-fixtures';
@@ -59,6 +60,26 @@ test('names beyond U+FFFF sort by their UTF-8 bytes, where UTF-16 order would di
   await extractSource({ source: path.join(root, 'src'), outDir });
   const records = await readAll<EntryRecord>(workspace(outDir).entriesManifest);
   expect(records.map((r) => r.source)).toEqual(['z.dcm', '\uFF5E.dcm', '\u{1F600}.dcm']);
+});
+
+test('a long walk lets timers and I/O run (the activity heartbeats) even when emit never waits', async () => {
+  for (let k = 0; k < 9000; k++) put(`d${k % 30}/f${k}.dcm`, 'x');
+  let turns = 0;
+  let going = true;
+  const tick = () => {
+    turns++;
+    if (going) setImmediate(tick);
+  };
+  setImmediate(tick);
+  let atReady = 0;
+  const emitted: number[] = [];
+  await walkFolder(path.join(root, 'src'), {
+    ready: async () => void (atReady = turns),
+    emit: async (r) => void emitted.push(r.i),
+  });
+  going = false;
+  expect(emitted.length).toBe(9000);
+  expect(turns - atReady).toBeGreaterThanOrEqual(2); // 9,000 emits that never wait: a turn every 4,096
 });
 
 test('an output folder inside the source folder is not listed', async () => {
