@@ -10,6 +10,7 @@ import * as path from 'path';
 import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
 import { writeSynthFolder } from '../../src/synth';
 import { openCatalog } from '../../src/db/catalog';
+import { loadCodec } from '../../src/temporal/codec';
 import { BIN, runCli } from '../helpers/cli';
 
 jest.setTimeout(600_000);
@@ -135,4 +136,40 @@ test('watch: a schedule ingests new files as they arrive; pause stops it; an ove
   const missing = await runCli(['watch', '--pause', folder, '--out', dir], { env: LOCAL });
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain(`no schedule ${scheduleId}`);
+});
+
+test('watch --cron: the schedule runs on the cron expression (next run at 02:00 UTC), --list shows it; --every with --cron is refused', async () => {
+  const folder = path.join(tmp, 'nightly');
+  await writeSynthFolder({ patients: 1, slices: 2, size: 32, seed: 63, outDir: folder });
+  const dir = path.join(tmp, 'out-cron');
+  try {
+    const both = await runCli(['watch', folder, '--out', dir, '--every', '10m', '--cron', '0 2 * * *'], { env: LOCAL });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--every or --cron, not both');
+
+    const created = await runCli(['watch', folder, '--out', dir, '--cron', '0 2 * * *'], { env: LOCAL });
+    expect({ code: created.code, stderr: created.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(created.stdout).toContain('on cron "0 2 * * *"');
+    const scheduleId = /Schedule (dicomflow-watch-\S+) created/.exec(created.stdout)![1];
+    expect((await runCli(['watch', '--list', '--out', dir], { env: LOCAL })).stdout).toContain(`${scheduleId}  active  cron "0 2 * * *"`);
+
+    const { port } = JSON.parse(fs.readFileSync(path.join(dir, 'temporal', 'server.json'), 'utf8')) as { port: number };
+    const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
+    try {
+      // The schedule's action (the run's input) is encrypted with DIR's key, as every payload.
+      const client = new Client({ connection, dataConverter: { payloadCodecs: [loadCodec({ outDir: dir })] } });
+      const described = await client.schedule.getHandle(scheduleId).describe();
+      expect(described.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+      const next = described.info.nextActionTimes;
+      expect(next.length).toBeGreaterThan(0);
+      for (const at of next) expect([at.getUTCHours(), at.getUTCMinutes(), at.getUTCSeconds()]).toEqual([2, 0, 0]);
+      // Consecutive runs a day apart.
+      if (next.length > 1) expect(next[1].getTime() - next[0].getTime()).toBe(24 * 3600 * 1000);
+    } finally {
+      await connection.close();
+    }
+    expect((await runCli(['watch', '--delete', scheduleId, '--out', dir], { env: LOCAL })).stdout).toContain(`Schedule ${scheduleId} deleted`);
+  } finally {
+    await runCli(['server', 'stop', '--out', dir]);
+  }
 });
