@@ -4,48 +4,37 @@
  * DICOMFLOW_RECORD_HISTORIES=1 it saves the second run's history (scanFolder and recordFiles in it) for replay.test.ts.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { findTemporalCli } from '../../src/temporal/cli-binary';
 import * as activities from '../../src/activities';
 import { ingestDataset } from '../../src/workflows';
 import { writeSynthFolder } from '../../src/synth';
 import { openCatalog } from '../../src/db/catalog';
-import { localTemporal } from '../helpers/temporal';
+import { temporalSuite } from '../helpers/temporal';
 
 jest.setTimeout(300_000);
 
-let env: TestWorkflowEnvironment;
-let parent: string;
+const suite = temporalSuite('dicomflow-wf-inc-');
 
-beforeAll(async () => {
-  parent = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-wf-inc-'));
-  env = await localTemporal();
-});
 
-afterAll(async () => {
-  await env?.teardown();
-  fs.rmSync(parent, { recursive: true, force: true });
-});
 
 test('a folder ingested three times: the second run processes only the new file, the third nothing, and each says so in its result', async () => {
-  const folder = path.join(parent, 'folder');
+  const folder = path.join(suite.parent, 'folder');
   const m = await writeSynthFolder({ patients: 1, slices: 4, size: 32, seed: 71, outDir: folder });
-  const outDir = path.join(parent, 'out');
+  const outDir = path.join(suite.parent, 'out');
   const taskQueue = 'wf-incremental';
   const run = async (workflowId: string, runId: string) => {
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
-    return worker.runUntil(env.client.workflow.execute(ingestDataset, { taskQueue, workflowId, args: [{ source: folder, sourceKind: 'folder', outDir, runId, concurrency: 2 }] }));
+    const worker = await Worker.create({ connection: suite.env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
+    return worker.runUntil(suite.env.client.workflow.execute(ingestDataset, { taskQueue, workflowId, args: [{ source: folder, sourceKind: 'folder', outDir, runId, concurrency: 2 }] }));
   };
 
   const first = await run('ingest-folder-files-catalog-1', 'wf-folder-1');
   expect(first.changes).toEqual({ new: m.entries.length, changed: 0, unchanged: 0, gone: 0 });
   expect(first.counts.entries).toBe(m.entries.length);
 
-  const extra = path.join(parent, 'extra');
+  const extra = path.join(suite.parent, 'extra');
   const more = await writeSynthFolder({ patients: 1, slices: 2, size: 32, seed: 72, outDir: extra });
   fs.copyFileSync(path.join(extra, more.instances[0].sourcePath), path.join(folder, 'new.dcm'));
   const second = await run('ingest-folder-files-catalog', 'wf-folder-2');
@@ -69,7 +58,7 @@ test('a folder ingested three times: the second run processes only the new file,
 
   if (process.env.DICOMFLOW_RECORD_HISTORIES) {
     for (const id of ['ingest-folder-files-catalog', 'ingest-folder-files-catalog-nothing-new']) {
-      const json = execFileSync(findTemporalCli(), ['workflow', 'show', '--address', env.address, '--workflow-id', id, '--output', 'json']);
+      const json = execFileSync(findTemporalCli(), ['workflow', 'show', '--address', suite.env.address, '--workflow-id', id, '--output', 'json']);
       fs.writeFileSync(path.join(__dirname, '..', 'fixtures', 'histories', `${id}.json`), json);
     }
   }

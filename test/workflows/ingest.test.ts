@@ -4,9 +4,7 @@
  * With DICOMFLOW_RECORD_HISTORIES=1 it also saves the histories replayed by replay.test.ts.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { execFileSync } from 'child_process';
 import { findTemporalCli } from '../../src/temporal/cli-binary';
@@ -15,34 +13,26 @@ import { activityLog } from '../../src/worker/activity-log';
 import { ingestDataset } from '../../src/workflows';
 import { synthesize, type SynthManifest } from '../../src/synth';
 import { openCatalog } from '../../src/db/catalog';
-import { localTemporal } from '../helpers/temporal';
+import { temporalSuite } from '../helpers/temporal';
 import { expectMatchesManifest, listFiles } from '../helpers/dataset';
 
 jest.setTimeout(300_000);
 
-let env: TestWorkflowEnvironment;
-let parent: string;
+const suite = temporalSuite('dicomflow-wf-');
 let zip: string;
 let manifest: SynthManifest;
 
 beforeAll(async () => {
-  parent = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-wf-'));
-  zip = path.join(parent, 'source', 'broken.zip');
+  zip = path.join(suite.parent, 'source', 'broken.zip');
   fs.mkdirSync(path.dirname(zip));
   manifest = await synthesize({ patients: 3, slices: 6, size: 64, broken: true, seed: 7, out: zip });
-  env = await localTemporal();
-});
-
-afterAll(async () => {
-  await env?.teardown();
-  fs.rmSync(parent, { recursive: true, force: true });
 });
 
 test('ingestDataset over a broken synthetic zip gives exactly the contract', async () => {
-  const outDir = path.join(parent, 'out');
+  const outDir = path.join(suite.parent, 'out');
   const taskQueue = 'wf-test';
   const worker = await Worker.create({
-    connection: env.nativeConnection,
+    connection: suite.env.nativeConnection,
     taskQueue,
     workflowsPath: require.resolve('../../src/workflows'),
     activities,
@@ -51,7 +41,7 @@ test('ingestDataset over a broken synthetic zip gives exactly the contract', asy
   // Recorded as a replay fixture; the histories of earlier versions (ingest-broken-zip*.json) stay committed.
   const workflowId = 'ingest-broken-zip-load-beside-report'; // *-per-run.json: before load-beside-report
   const summary = await worker.runUntil(
-    env.client.workflow.execute(ingestDataset, {
+    suite.env.client.workflow.execute(ingestDataset, {
       taskQueue,
       workflowId,
       // Small batches so the batch fan-out and several children's signals are exercised.
@@ -85,8 +75,8 @@ test('ingestDataset over a broken synthetic zip gives exactly the contract', asy
     await knex.destroy();
   }
 
-  // Nothing outside DIR: the parent holds only the source zip and the output folder.
-  expect(listFiles(parent).filter((f) => !f.startsWith(`out${path.sep}`))).toEqual([path.join('source', 'broken.zip')]);
+  // Nothing outside DIR: the parent folder holds only the source zip and the output folder.
+  expect(listFiles(suite.parent).filter((f) => !f.startsWith(`out${path.sep}`))).toEqual([path.join('source', 'broken.zip')]);
   expect(fs.existsSync('/etc/evil.dcm')).toBe(false);
   for (const f of ['validation.csv', 'metadata.csv', 'report.html', 'slice-thickness.png', 'slices-per-series.png']) {
     expect(fs.existsSync(path.join(outDir, 'reports', 'runs', 'wf-test-run', f))).toBe(true); // the run's own
@@ -104,7 +94,7 @@ test('ingestDataset over a broken synthetic zip gives exactly the contract', asy
   }
   expect(log.find((e) => e.stage === 'organize' && e.msg === 'finished').result).toMatchObject({ duplicates: 1, conflicts: 1 });
 
-  // The batches ran in the parent (few of them): one history. Those of the versions before work-sized batches
+  // The batches ran in the parent workflow (few of them): one history. Those of the versions before work-sized batches
   // (ingest-broken-zip.json, with validate and metadata children) and before per-run scratch
   // (ingest-broken-zip-work-sized.json) stay committed and replayed.
   if (process.env.DICOMFLOW_RECORD_HISTORIES) recordHistories([workflowId]);
@@ -114,20 +104,20 @@ test('ingestDataset over a broken synthetic zip gives exactly the contract', asy
 function recordHistories(ids: string[]): void {
   const dir = path.join(__dirname, '..', 'fixtures', 'histories');
   for (const id of ids) {
-    const json = execFileSync(findTemporalCli(), ['workflow', 'show', '--address', env.address, '--workflow-id', id, '--output', 'json']);
+    const json = execFileSync(findTemporalCli(), ['workflow', 'show', '--address', suite.env.address, '--workflow-id', id, '--output', 'json']);
     fs.writeFileSync(path.join(dir, `${id.replace(/\//g, '--')}.json`), json);
   }
 }
 
 test('the validate stage moves to a child that continues as new when its history grows, and still counts every file', async () => {
-  const small = path.join(parent, 'source', 'small.zip');
+  const small = path.join(suite.parent, 'source', 'small.zip');
   const expected = await synthesize({ patients: 2, slices: 10, size: 32, broken: false, seed: 11, out: small });
-  const outDir = path.join(parent, 'out-can');
+  const outDir = path.join(suite.parent, 'out-can');
   const taskQueue = 'wf-can';
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
+  const worker = await Worker.create({ connection: suite.env.nativeConnection, taskQueue, workflowsPath: require.resolve('../../src/workflows'), activities });
   const workflowId = 'ingest-continue-as-new-load-beside-report'; // ingest-continue-as-new{,-per-run}.json: earlier versions
   const summary = await worker.runUntil(
-    env.client.workflow.execute(ingestDataset, {
+    suite.env.client.workflow.execute(ingestDataset, {
       taskQueue,
       workflowId,
       // One file per batch and a tiny history budget: each stage has to continue as new several times.
@@ -137,12 +127,12 @@ test('the validate stage moves to a child that continues as new when its history
   expect(summary.counts.instances).toBe(expected.instances.length);
   expect(summary.counts.valid).toBe(expected.entries.filter((e) => e.status === 'valid').length);
 
-  const child = env.client.workflow.getHandle(`${workflowId}/validate`);
+  const child = suite.env.client.workflow.getHandle(`${workflowId}/validate`);
   const { events } = await child.fetchHistory();
   const started = events![0].workflowExecutionStartedEventAttributes!;
   expect(started.continuedExecutionRunId).toBeTruthy(); // the last run continued an earlier one
   expect(events!.length).toBeLessThan(80);
   // The metadata stage is one activity: the header pass already wrote its records.
-  await expect(env.client.workflow.getHandle(`${workflowId}/metadata`).describe()).rejects.toThrow(/not found/);
+  await expect(suite.env.client.workflow.getHandle(`${workflowId}/metadata`).describe()).rejects.toThrow(/not found/);
   if (process.env.DICOMFLOW_RECORD_HISTORIES) recordHistories([workflowId]); // the parent with its validate child
 });
