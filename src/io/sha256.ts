@@ -12,19 +12,12 @@ export const ONE_READ_BYTES = 1 << 20;
 const CHUNK = 1 << 20;
 
 export interface Sha256Options {
-  /** The file's size, when the caller knows it: a small file is then read in one synchronous call. */
-  size?: number;
   /** Bytes hashed so far (lets a caller heartbeat through a big file). */
   onProgress?: (bytes: number) => void;
 }
 
-/**
- * SHA-256 of a file's bytes. A small file of known size is read in one synchronous call: from the page cache that
- * costs ~30 µs, where a promise-based readFile (open, stat, read, close through the thread pool) cost 70 µs and more,
- * which made hashing a new folder's 100,000 files the slowest part of its first run. Larger files are streamed.
- */
+/** SHA-256 of a file's bytes, streamed (small files: sha256SmallFiles). */
 export async function sha256File(file: string, opts: Sha256Options = {}): Promise<string> {
-  if (opts.size !== undefined && opts.size <= ONE_READ_BYTES) return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
   const hash = createHash('sha256');
   let bytes = 0;
   for await (const chunk of fs.createReadStream(file, { highWaterMark: CHUNK })) {
@@ -73,7 +66,11 @@ export function sha256InThread(file: string, signal?: AbortSignal): Promise<stri
   });
 }
 
-/** Hashes of small files, each read in one synchronous call; null for a file that cannot be read (or a null path). */
+/**
+ * Hashes of small files, each read in one synchronous call; null for a file that cannot be read (or a null path).
+ * From the page cache that costs ~30 µs a file, where a promise-based readFile (open, stat, read, close through the
+ * thread pool) cost 70 µs and more, which made hashing a new folder's 100,000 files the slowest part of its first run.
+ */
 export function sha256SmallFiles(files: (string | null)[]): (string | null)[] {
   return files.map((file) => {
     if (file === null) return null;
