@@ -14,7 +14,7 @@ import * as path from 'path';
 import type { Knex } from 'knex';
 import type { EntryRecord, OutcomeRecord } from '../records';
 import { readAllJsonLines, readJsonLines } from '../io/jsonl';
-import { scanFiles, type FileSeen, type KnownFile, type ScanCounts } from '../incremental/scan';
+import { inByteOrder, noKnownFiles, scanFiles, type FileSeen, type KnownFiles, type ScanCounts } from '../incremental/scan';
 import { isPostgres } from './catalog';
 import { PG_LOAD_LOCK, upsertLines } from './load';
 import { FILES_COLUMNS } from './migrations';
@@ -23,27 +23,31 @@ import { FILES_COLUMNS } from './migrations';
 const KNOWN_PAGE = 10_000;
 
 /**
- * The catalog's files of `source`, by path (what the scan compares against). Read a page at a time in key order
- * (the primary key's (source, path) index): the driver never holds every row of a 250,000-file source at once, which
- * made the scan's peak memory twice the pipeline's bound.
+ * The catalog's files of `source`, in byte order of their paths (what the scan walks beside the folder's listing).
+ * Read a page at a time in key order (the primary key's (source, path) index): the driver never holds every row of a
+ * 250,000-file source at once, which made the scan's peak memory twice the pipeline's bound. SQLite's order is byte
+ * order already; PostgreSQL's follows the database's collation, and the rows are put in byte order once read.
  */
-export async function knownFiles(db: Knex, source: string, pageRows = KNOWN_PAGE): Promise<Map<string, KnownFile>> {
+export async function knownFiles(db: Knex, source: string, pageRows = KNOWN_PAGE): Promise<KnownFiles> {
   type Row = { path: string; size: number | string | null; mtime_ms: number | string | null; sha256: string | null; last_seen_at: string; gone_run_id: string | null };
-  const known = new Map<string, KnownFile>();
+  const known = noKnownFiles();
+  // Most rows share the few times the runs saw them: each is parsed once.
+  const times = new Map<string, number>();
   for (let after: string | undefined; ; ) {
     const page = db('files').select('path', 'size', 'mtime_ms', 'sha256', 'last_seen_at', 'gone_run_id').where({ source });
     if (after !== undefined) page.andWhere('path', '>', after);
     const rows = (await page.orderBy('path').limit(pageRows)) as Row[];
     for (const r of rows) {
-      known.set(r.path, {
-        size: r.size === null ? null : Number(r.size),
-        mtimeMs: r.mtime_ms === null ? null : Number(r.mtime_ms),
-        sha256: r.sha256,
-        seenAtMs: Date.parse(r.last_seen_at),
-        gone: r.gone_run_id !== null,
-      });
+      let seenAt = times.get(r.last_seen_at);
+      if (seenAt === undefined) times.set(r.last_seen_at, (seenAt = Date.parse(r.last_seen_at)));
+      known.paths.push(r.path);
+      known.sizes.push(r.size === null ? NaN : Number(r.size));
+      known.mtimes.push(r.mtime_ms === null ? NaN : Number(r.mtime_ms));
+      known.sha256.push(r.sha256);
+      known.seenAt.push(seenAt);
+      known.gone.push(r.gone_run_id !== null);
     }
-    if (rows.length < pageRows) return known;
+    if (rows.length < pageRows) return inByteOrder(known);
     after = rows[rows.length - 1].path;
   }
 }

@@ -6,7 +6,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { scanFolder, scanFiles, type FileSeen } from '../../src/incremental/scan';
+import { noKnownFiles, scanFolder, scanFiles, type FileSeen } from '../../src/incremental/scan';
 import { readAllJsonLines } from '../../src/io/jsonl';
 import { sha256SmallFilesOnPool } from '../../src/io/sha256';
 import type { EntryRecord } from '../../src/records';
@@ -25,7 +25,7 @@ test('3,000 new files: the manifest in byte order of the paths, each file with i
     names.push(rel);
   }
   const outDir = path.join(root, 'out');
-  const counts = await scanFolder({ source: folder, outDir, runKey: 'r1', known: new Map() });
+  const counts = await scanFolder({ source: folder, outDir, runKey: 'r1', known: noKnownFiles() });
   expect(counts).toEqual({ new: 3000, changed: 0, unchanged: 0, gone: 0 });
   const out = scanFiles(outDir, 'r1');
   const entries = await readAllJsonLines<EntryRecord>(out.ws.entriesManifest);

@@ -18,68 +18,92 @@ function put(rel: string, data = rel) {
   fs.writeFileSync(file, data);
 }
 
-test('a folder is listed in byte order of its relative paths, files referenced in place, nothing copied', async () => {
-  for (const rel of ['é.dcm', 'a/b.dcm', 'a.txt', 'B.dcm', 'sub/deeper/IM0001', '__MACOSX/x', 'sub/._y']) put(rel);
-  fs.symlinkSync('/etc/passwd', path.join(root, 'src', 'link'));
-  fs.symlinkSync(path.join(root, 'src', 'sub'), path.join(root, 'src', 'linkdir'));
-  execFileSync('mkfifo', [path.join(root, 'src', 'pipe')]);
-  const src = path.join(root, 'src');
-  const outDir = path.join(root, 'out');
+// The listing runs on a thread of its own when there is more than one core, else in the calling thread, a slice at a
+// time: both ways give the same listing.
+describe.each([
+  ['on a thread of its own', '2'],
+  ['in the calling thread', '1'],
+])('listed %s', (_how, threads) => {
+  const before = process.env.DICOMFLOW_THREADS;
+  beforeEach(() => (process.env.DICOMFLOW_THREADS = threads));
+  afterEach(() => (before === undefined ? delete process.env.DICOMFLOW_THREADS : (process.env.DICOMFLOW_THREADS = before)));
 
-  const summary = await extractSource({ source: src, outDir, batchSize: 2 });
-  const records = await readAll<EntryRecord>(workspace(outDir).entriesManifest);
-  expect(records.map((r) => [r.i, r.source, r.status, r.code ?? null])).toEqual([
-    [0, 'B.dcm', null, null],
-    [1, '__MACOSX/x', 'skipped', 'SKIPPED_MACOS_METADATA'],
-    [2, 'a.txt', null, null], // '.' (0x2e) sorts before '/' (0x2f)
-    [3, 'a/b.dcm', null, null],
-    [4, 'link', 'skipped', 'SKIPPED_NOT_A_FILE'],
-    [5, 'linkdir', 'skipped', 'SKIPPED_NOT_A_FILE'],
-    [6, 'pipe', 'skipped', 'SKIPPED_NOT_A_FILE'],
-    [7, 'sub/._y', 'skipped', 'SKIPPED_MACOS_METADATA'],
-    [8, 'sub/deeper/IM0001', null, null],
-    [9, 'é.dcm', null, null],
-  ]);
-  expect(records[3].file).toBe(path.join(src, 'a', 'b.dcm'));
-  expect(records[9].file).toBe(path.join(src, 'é.dcm'));
-  const sizes = ['B.dcm', 'a.txt', 'a/b.dcm', 'sub/deeper/IM0001', 'é.dcm'].map((r) => Buffer.byteLength(r));
-  expect(summary).toEqual({ entries: 10, candidates: 5, skipped: 5, refused: 0, bytes: sizes.reduce((a, b) => a + b), batchCount: 3 });
-  expect(fs.existsSync(workspace(outDir).extractedDir)).toBe(false);
-  expect(listFiles(outDir)).toEqual([
-    'work/batches/batch-000000.jsonl',
-    'work/batches/batch-000001.jsonl',
-    'work/batches/batch-000002.jsonl',
-    'work/entries.jsonl',
-  ]);
-});
+  test('a folder is listed in byte order of its relative paths, files referenced in place, nothing copied', async () => {
+    for (const rel of ['é.dcm', 'a/b.dcm', 'a.txt', 'B.dcm', 'sub/deeper/IM0001', '__MACOSX/x', 'sub/._y']) put(rel);
+    fs.symlinkSync('/etc/passwd', path.join(root, 'src', 'link'));
+    fs.symlinkSync(path.join(root, 'src', 'sub'), path.join(root, 'src', 'linkdir'));
+    execFileSync('mkfifo', [path.join(root, 'src', 'pipe')]);
+    const src = path.join(root, 'src');
+    const outDir = path.join(root, 'out');
 
-test('names beyond U+FFFF sort by their UTF-8 bytes, where UTF-16 order would differ', async () => {
-  // U+FF5E (EF BD 9E) sorts before U+1F600 (F0 9F 98 80) in UTF-8; in UTF-16 the surrogate pair (D83D) comes first.
-  for (const rel of ['\u{1F600}.dcm', '\uFF5E.dcm', 'z.dcm']) put(rel);
-  const outDir = path.join(root, 'out');
-  await extractSource({ source: path.join(root, 'src'), outDir });
-  const records = await readAll<EntryRecord>(workspace(outDir).entriesManifest);
-  expect(records.map((r) => r.source)).toEqual(['z.dcm', '\uFF5E.dcm', '\u{1F600}.dcm']);
-});
-
-test('a long walk lets timers and I/O run (the activity heartbeats) even when emit never waits', async () => {
-  for (let k = 0; k < 9000; k++) put(`d${k % 30}/f${k}.dcm`, 'x');
-  let turns = 0;
-  let going = true;
-  const tick = () => {
-    turns++;
-    if (going) setImmediate(tick);
-  };
-  setImmediate(tick);
-  let atReady = 0;
-  const emitted: number[] = [];
-  await walkFolder(path.join(root, 'src'), {
-    ready: async () => void (atReady = turns),
-    emit: async (r) => void emitted.push(r.i),
+    const summary = await extractSource({ source: src, outDir, batchSize: 2 });
+    const records = await readAll<EntryRecord>(workspace(outDir).entriesManifest);
+    expect(records.map((r) => [r.i, r.source, r.status, r.code ?? null])).toEqual([
+      [0, 'B.dcm', null, null],
+      [1, '__MACOSX/x', 'skipped', 'SKIPPED_MACOS_METADATA'],
+      [2, 'a.txt', null, null], // '.' (0x2e) sorts before '/' (0x2f)
+      [3, 'a/b.dcm', null, null],
+      [4, 'link', 'skipped', 'SKIPPED_NOT_A_FILE'],
+      [5, 'linkdir', 'skipped', 'SKIPPED_NOT_A_FILE'],
+      [6, 'pipe', 'skipped', 'SKIPPED_NOT_A_FILE'],
+      [7, 'sub/._y', 'skipped', 'SKIPPED_MACOS_METADATA'],
+      [8, 'sub/deeper/IM0001', null, null],
+      [9, 'é.dcm', null, null],
+    ]);
+    expect(records[3].file).toBe(path.join(src, 'a', 'b.dcm'));
+    expect(records[9].file).toBe(path.join(src, 'é.dcm'));
+    const sizes = ['B.dcm', 'a.txt', 'a/b.dcm', 'sub/deeper/IM0001', 'é.dcm'].map((r) => Buffer.byteLength(r));
+    expect(summary).toEqual({ entries: 10, candidates: 5, skipped: 5, refused: 0, bytes: sizes.reduce((a, b) => a + b), batchCount: 3 });
+    expect(fs.existsSync(workspace(outDir).extractedDir)).toBe(false);
+    expect(listFiles(outDir)).toEqual([
+      'work/batches/batch-000000.jsonl',
+      'work/batches/batch-000001.jsonl',
+      'work/batches/batch-000002.jsonl',
+      'work/entries.jsonl',
+    ]);
   });
-  going = false;
-  expect(emitted.length).toBe(9000);
-  expect(turns - atReady).toBeGreaterThanOrEqual(2); // 9,000 emits that never wait: a turn every 4,096
+
+  test('names beyond U+FFFF sort by their UTF-8 bytes, where UTF-16 order would differ', async () => {
+    // U+FF5E (EF BD 9E) sorts before U+1F600 (F0 9F 98 80) in UTF-8; in UTF-16 the surrogate pair (D83D) comes first.
+    for (const rel of ['\u{1F600}.dcm', '\uFF5E.dcm', 'z.dcm']) put(rel);
+    const outDir = path.join(root, 'out');
+    await extractSource({ source: path.join(root, 'src'), outDir });
+    const records = await readAll<EntryRecord>(workspace(outDir).entriesManifest);
+    expect(records.map((r) => r.source)).toEqual(['z.dcm', '\uFF5E.dcm', '\u{1F600}.dcm']);
+  });
+
+  test('a long walk lets timers and I/O run (the activity heartbeats) even when emit never waits', async () => {
+    for (let k = 0; k < 9000; k++) put(`d${k % 30}/f${k}.dcm`, 'x');
+    let turns = 0;
+    let going = true;
+    const tick = () => {
+      turns++;
+      if (going) setImmediate(tick);
+    };
+    setImmediate(tick);
+    let atFirst = -1;
+    const emitted: number[] = [];
+    await walkFolder(path.join(root, 'src'), {
+      emit: async (r) => {
+        if (atFirst < 0) atFirst = turns;
+        emitted.push(r.i);
+      },
+    });
+    going = false;
+    expect(emitted.length).toBe(9000);
+    expect(turns - atFirst).toBeGreaterThanOrEqual(2); // 9,000 emits that never wait: a turn every 4,096
+  });
+
+  test('a walk that is stopped fails with the reason, at once', async () => {
+    for (let k = 0; k < 3000; k++) put(`d${k % 30}/f${k}.dcm`, 'x');
+    const stop = new AbortController();
+    stop.abort(new Error('cancelled by the test'));
+    await expect(walkFolder(path.join(root, 'src'), { signal: stop.signal, emit: async () => undefined })).rejects.toThrow('cancelled by the test');
+  });
+
+  test('a source that is not there fails with ENOENT', async () => {
+    await expect(walkFolder(path.join(root, 'nothing'), { emit: async () => undefined })).rejects.toMatchObject({ code: 'ENOENT' });
+  });
 });
 
 test('an output folder inside the source folder is not listed', async () => {
