@@ -5,7 +5,7 @@
  *   the catalog and the tree), the run's hash and counts into `runs`.
  */
 import * as fs from 'fs';
-import { openCatalog } from '../db/catalog';
+import { openCatalog, releaseCatalog } from '../db/catalog';
 import { knownFiles, recordFiles as recordFilesInCatalog, type FileCatalogResult } from '../db/files';
 import { scanFolder as scan, type ScanCounts } from '../incremental/scan';
 import { sha256File } from '../io/sha256';
@@ -37,7 +37,7 @@ export async function scanFolder(input: ScanFolderInput): Promise<ScanCounts> {
     .catch((err) => {
       throw asFailure(err, input, 'load');
     })
-    .finally(() => db.destroy());
+    .finally(() => releaseCatalog(db, input.outDir));
   known.catch(() => undefined); // awaited by the scan; a walk that fails first still leaves it handled
   try {
     const counts = await scan({ source: input.source, outDir: input.outDir, runKey: input.runKey, known, processAll: input.processAll, signal: hb.signal, onProgress: (n) => hb.beat({ phase: 'scan', entryIndex: n }) });
@@ -79,7 +79,7 @@ export async function recordFiles(input: RecordFilesInput): Promise<FileCatalogR
   } catch (err) {
     throw asFailure(err, input, 'load');
   } finally {
-    await db.destroy();
+    await releaseCatalog(db, input.outDir);
   }
 }
 

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import { ApplicationFailure } from '@temporalio/activity';
 import * as os from 'os';
-import { catalogTarget, describeDb, openCatalog } from '../db/catalog';
+import { catalogTarget, describeDb, openCatalog, releaseCatalog } from '../db/catalog';
 import { DB_URL_ENV, hasPassword } from '../db/credentials';
 import { loadCatalog, type LoadCursor } from '../db/load';
 import { workspace } from '../workspace';
@@ -79,7 +79,7 @@ export async function loadDatabase(input: LoadInput): Promise<LoadResult> {
   } catch (err) {
     throw asFailure(err, input, 'load');
   } finally {
-    await db.destroy();
+    await releaseCatalog(db, input.outDir);
   }
 }
 

@@ -183,7 +183,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     closeSite();
     process.removeListener('SIGINT', closeSite);
     process.removeListener('SIGTERM', closeSite);
-    await (await import('../io/scratch')).scratchRemovalsDone();
+    await (await import('../background')).backgroundDone();
     await db?.destroy().catch(() => undefined);
     await nativeConnection.close().catch(() => undefined);
   }

@@ -37,7 +37,7 @@ export async function runWorker(opts: { taskQueue?: string; outDir?: string }): 
   const worker = await createWorker({ connection, namespace, taskQueue, codec });
   process.stdout.write(`dicomflow worker polling ${address} namespace ${namespace} task queue ${taskQueue}${where} (Ctrl-C stops it)\n`);
   await worker.run(); // the SDK shuts down gracefully on SIGINT/SIGTERM
-  await (await import('../io/scratch')).scratchRemovalsDone(); // scratch of completed runs still being deleted
+  await (await import('../background')).backgroundDone(); // scratch still being deleted, catalogs still closing
   await connection.close();
   return 0;
 }

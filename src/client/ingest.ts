@@ -201,8 +201,8 @@ export async function runIngest(opts: IngestOptions): Promise<number> {
     // Time per stage from the activities that ran (the workflow's figures count idle time after a Reset).
     summary.stageSeconds = await measuredStageSeconds(client.workflow.getHandle(workflowId), summary.stageSeconds);
     print(summaryText(summary, { workflowId, uiUrl, namespace }));
-    // The in-process worker deletes the run's scratch after the run: done before the command exits.
-    if (worker) await (await import('../io/scratch')).scratchRemovalsDone();
+    // The in-process worker deletes the run's scratch and closes the catalog after the run: done before the command exits.
+    if (worker) await (await import('../background')).backgroundDone();
     if (!external) print(`  The local Temporal server keeps running for the Web UI; stop it with: dicomflow server stop --out ${outDir}`);
     return 0;
   } catch (err) {

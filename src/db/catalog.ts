@@ -5,6 +5,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import knexFactory, { type Knex } from 'knex';
+import { inBackground } from '../background';
+import { logEvent } from '../log';
 import { workspace } from '../workspace';
 import { migrationSource } from './migrations';
 import { resolveDbUrl } from './credentials';
@@ -75,6 +77,9 @@ const log = {
   },
 };
 
+/** Pages of SQLite's write-ahead log before a commit folds it into dicom.db (64 MB; SQLite's default is 1,000). */
+const WAL_PAGES = 16384;
+
 /** A knex instance on the catalog, without touching the schema (db check inspects it as it is). */
 export function connectCatalog(opts: CatalogOptions): Knex {
   const target = catalogTarget(opts);
@@ -96,8 +101,10 @@ export function connectCatalog(opts: CatalogOptions): Knex {
     log,
     pool: {
       afterCreate(conn: { exec(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
-        // WAL: readers (report, db check) never block the loader; NORMAL is durable enough under WAL.
-        conn.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;', (err) => done(err, conn));
+        // WAL: readers (report, db check) never block the loader; NORMAL is durable enough under WAL. The log is
+        // folded into dicom.db when the connection closes (releaseCatalog: after the activity reported), not by the
+        // commit that passes 1,000 pages: marking 101,000 files seen took 0.47 s with that checkpoint, 0.25 s without.
+        conn.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = ${WAL_PAGES};`, (err) => done(err, conn));
       },
     },
   });
@@ -150,6 +157,17 @@ export async function openCatalog(opts: CatalogOptions): Promise<Knex> {
     throw err;
   }
   return db;
+}
+
+/**
+ * Closes a catalog an activity wrote to without waiting: on SQLite the last connection's close folds the write-ahead
+ * log into dicom.db (a tenth of a second or more for a big load), which then runs while the workflow goes on; the
+ * command waits for it before it exits (backgroundDone). What the activity committed is in the log already, and every
+ * reader sees it. PostgreSQL's pool is closed at once.
+ */
+export async function releaseCatalog(db: Knex, outDir: string): Promise<void> {
+  if (isPostgres(db)) return db.destroy();
+  inBackground(db.destroy().catch((err: Error) => logEvent(outDir, 'warn', 'catalog', 'closing the catalog failed', { error: err.message })));
 }
 
 /** The options name no catalog: no SQLite file there, or a database without dicomflow's tables. */

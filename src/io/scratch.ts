@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { inBackground } from '../background';
 import { workspace } from '../workspace';
 
 export interface ScratchRemoval {
@@ -12,12 +13,10 @@ export interface ScratchRemoval {
   removed: number;
 }
 
-/** Removals still under way in this process (see removeRunScratch). */
-const underWay = new Set<Promise<void>>();
-
 /**
  * Takes the run's scratch out of the way at once — one rename into DIR/work/trash, so the run completes without
- * waiting for thousands of unlinks (about a second for 19,000 extracted entries) — and deletes it in the background.
+ * waiting for thousands of unlinks (about a second for 19,000 extracted entries) — and deletes it in the background
+ * (a command waits for that before it exits: backgroundDone).
  * Trash that a process left behind (it exited before its deletion finished) goes with the next removal in DIR.
  */
 export async function removeRunScratch(outDir: string, runKey: string): Promise<ScratchRemoval> {
@@ -35,9 +34,7 @@ export async function removeRunScratch(outDir: string, runKey: string): Promise<
     }
     removed++;
   }
-  const deletion = emptyTrash(ws.root, trash).catch(() => undefined); // what fails stays for the next removal
-  underWay.add(deletion);
-  void deletion.finally(() => underWay.delete(deletion));
+  inBackground(emptyTrash(ws.root, trash)); // what fails stays for the next removal
   return { removed };
 }
 
@@ -58,9 +55,4 @@ async function emptyTrash(root: string, trash: string): Promise<void> {
       /* not empty, or already gone */
     }
   }
-}
-
-/** Settles when the scratch removals this process started have finished (a CLI waits for them before it exits). */
-export async function scratchRemovalsDone(): Promise<void> {
-  await Promise.allSettled([...underWay]);
 }

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { cleanScratch } from '../../src/activities/cleanup';
 import { placeFile } from '../../src/organize/place';
-import { scratchRemovalsDone } from '../../src/io/scratch';
+import { backgroundDone } from '../../src/background';
 import { workspace } from '../../src/workspace';
 import { scratchKey, SCRATCH_KEY_PATTERN } from '../../src/contract';
 
@@ -39,7 +39,7 @@ test("removes the run's own scratch only, keeps the tree, and is a no-op when ru
 
   expect(await new MockActivityEnvironment().run(cleanScratch, { outDir, runKey: 'run-a' })).toEqual({ removed: 1 });
   expect(fs.existsSync(workspace(outDir, 'run-a').workDir)).toBe(false); // at once: moved to DIR/work/trash
-  await scratchRemovalsDone(); // deleted in the background
+  await backgroundDone(); // deleted in the background
   expect(fs.existsSync(path.join(outDir, 'work', 'trash'))).toBe(false);
   expect(fs.readFileSync(placed, 'utf8')).toBe('bytes of run-a'); // the tree's link keeps the bytes
   expect(fs.readdirSync(path.join(outDir, 'work', 'runs'))).toEqual(['run-b']);
@@ -49,7 +49,7 @@ test("removes the run's own scratch only, keeps the tree, and is a no-op when ru
 
   // The last run's cleanup leaves no DIR/work at all.
   expect(await new MockActivityEnvironment().run(cleanScratch, { outDir, runKey: 'run-b' })).toEqual({ removed: 1 });
-  await scratchRemovalsDone();
+  await backgroundDone();
   expect(fs.existsSync(path.join(outDir, 'work'))).toBe(false);
   expect(fs.readdirSync(outDir).sort()).toEqual(['logs', 'organized']);
 });
@@ -61,7 +61,7 @@ test('trash a process left behind (it exited before deleting) goes with the next
   fs.mkdirSync(path.join(left, 'extracted'), { recursive: true });
   fs.writeFileSync(path.join(left, 'extracted', '1.dcm'), 'x');
   expect(await new MockActivityEnvironment().run(cleanScratch, { outDir, runKey: 'run-a' })).toEqual({ removed: 1 });
-  await scratchRemovalsDone();
+  await backgroundDone();
   expect(fs.existsSync(path.join(outDir, 'work'))).toBe(false);
 });
 

@@ -1,7 +1,10 @@
 /** The catalog contract on real SQLite and real PostgreSQL: schema, values, JSON queries, idempotent loads. */
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import type { Knex } from 'knex';
-import { catalogTarget, describeDb, openCatalog } from '../../src/db/catalog';
+import { backgroundDone } from '../../src/background';
+import { catalogTarget, describeDb, openCatalog, releaseCatalog } from '../../src/db/catalog';
 import { loadCatalog, metaJson, PG_LOAD_LOCK, rowsPerStatement, WAITING_FOR_LOCK, type LoadCursor } from '../../src/db/load';
 import { DICOM_METADATA_COLUMNS, migrationSource } from '../../src/db/migrations';
 import { instance, outcome, SERIES_CR, SERIES_CT, smallRun, STUDY, writeRun, catalogFactory } from './fixtures';
@@ -67,6 +70,29 @@ describe('catalog target', () => {
     expect(describeDb({ dbUrl: 'postgres://alice:s3cret@db:5432/dicom' })).toBe('PostgreSQL postgres://alice:***@db:5432/dicom');
     expect(() => catalogTarget({ dbUrl: 'mysql://h/d' })).toThrow(/Unsupported database URL/);
     expect(() => catalogTarget({})).toThrow(/--out DIR/);
+  });
+
+  test('a released SQLite catalog closes in the background: once it has, dicom.db alone holds every commit', async () => {
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-release-'));
+    try {
+      const db = await openCatalog({ outDir });
+      // More than SQLite's default 1,000 pages of log, fewer than the catalog's own limit: the commit leaves it all in
+      // dicom.db-wal, and only the close folds it in.
+      const rows = Array.from({ length: 3000 }, (_, k) => ({ run_id: `r${k}`, source: 'x'.repeat(2000), loaded_at: 'now', instances: k, validation_rows: 0, series_issues: 0 }));
+      for (let k = 0; k < rows.length; k += 100) await db('runs').insert(rows.slice(k, k + 100));
+      const wal = path.join(outDir, 'dicom.db-wal');
+      expect(fs.statSync(wal).size).toBeGreaterThan(4096 * 1000);
+      await releaseCatalog(db, outDir);
+      await backgroundDone();
+      expect(fs.existsSync(wal)).toBe(false);
+      // A copy of dicom.db without its log (what a user takes away) has every row.
+      fs.copyFileSync(path.join(outDir, 'dicom.db'), path.join(outDir, 'copy.db'));
+      const copy = await openCatalog({ dbUrl: path.join(outDir, 'copy.db') });
+      expect(await copy('runs').count({ n: '*' })).toEqual([{ n: 3000 }]);
+      await copy.destroy();
+    } finally {
+      fs.rmSync(outDir, { recursive: true, force: true });
+    }
   });
 
   test('statements stay under each dialect limit', () => {
