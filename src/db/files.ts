@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Knex } from 'knex';
 import type { EntryRecord, OutcomeRecord } from '../records';
-import { readAllJsonLines, readJsonLines } from '../io/jsonl';
+import { jsonLineCursor, readAllJsonLines, type JsonLineCursor } from '../io/jsonl';
 import { inByteOrder, noKnownFiles, scanFiles, type FileSeen, type KnownFiles, type ScanCounts } from '../incremental/scan';
 import { isPostgres } from './catalog';
 import { PG_LOAD_LOCK, upsertLines } from './load';
@@ -88,6 +88,17 @@ export interface FileCatalogResult {
 
 const PATHS_PER_STATEMENT = 500;
 
+/** A zip's manifest as the scan's records: each entry's size, new. */
+function manifestSizes(entries: JsonLineCursor<EntryRecord>): JsonLineCursor<FileSeen> {
+  return {
+    next() {
+      const e = entries.next();
+      return e && { path: e.source, size: e.size ?? null, mtimeMs: null, sha256: null, change: 'new' };
+    },
+    close: () => entries.close(),
+  };
+}
+
 function chunks<T>(list: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let k = 0; k < list.length; k += size) out.push(list.slice(k, k + size));
@@ -97,39 +108,54 @@ function chunks<T>(list: T[], size: number): T[][] {
 export async function recordFiles(db: Knex, opts: FileCatalogOptions): Promise<FileCatalogResult> {
   const out = scanFiles(opts.outDir, opts.runKey);
   const now = new Date().toISOString();
-  // What the scan saw of each file (folders); the manifest's sizes (zips).
-  const seen = new Map<string, FileSeen>();
-  if (fs.existsSync(out.files)) for await (const f of readJsonLines<FileSeen>(out.files)) seen.set(f.path, f);
-  else if (fs.existsSync(out.ws.entriesManifest)) {
-    for await (const e of readJsonLines<EntryRecord>(out.ws.entriesManifest)) seen.set(e.source, { path: e.source, size: e.size ?? null, mtimeMs: null, sha256: null, change: 'new' });
-  }
+  // What the scan saw of each file (folders: files.jsonl), or the manifest's sizes (zips): in the manifest's order, as
+  // the outcomes are, so the two are paired line by line as the rows go in — neither is held whole (a map of 247,000
+  // records was the largest thing in the worker at the end of a first run of a 247,000-file folder).
+  const seen: JsonLineCursor<FileSeen> | undefined = fs.existsSync(out.files)
+    ? jsonLineCursor<FileSeen>(out.files)
+    : fs.existsSync(out.ws.entriesManifest)
+      ? manifestSizes(jsonLineCursor<EntryRecord>(out.ws.entriesManifest))
+      : undefined;
+  // Files the scan found unchanged but touched (same bytes, another mtime): only their mtime changes. The scan's
+  // records hold them between the processed ones.
+  const touched: FileSeen[] = [];
+  const seenOf = (p: string): FileSeen | undefined => {
+    for (let f = seen?.next(); f; f = seen?.next()) {
+      if (f.path === p && f.change !== 'touched') return f;
+      if (f.change === 'touched') touched.push(f);
+      else throw new Error(`file catalog: the scan's records and the run's outcomes disagree at ${p} (${f.path})`);
+    }
+    return undefined;
+  };
   const gone = fs.existsSync(out.gone) ? await readAllJsonLines<string>(out.gone) : [];
 
   // The entries this run processed, from outcomes.jsonl, upserted in bulk first (prepared multi-row statements behind
   // the catalog's write lock, as the load's rows): first_run_id and first_seen_at stay as an earlier run wrote them.
   let recorded = 0;
-  if (fs.existsSync(out.ws.outcomes)) {
-    // (No outcomes: a run whose scan found nothing to process went straight to this.)
-    const updated = ['size', 'mtime_ms', 'sha256', 'extension', 'path_tags', 'status', 'code', 'last_run_id', 'last_seen_at', 'gone_run_id'];
-    recorded = await upsertLines(db, {
-      file: out.ws.outcomes,
-      table: 'files',
-      columns: FILES_COLUMNS,
-      key: ['source', 'path'],
-      onConflict: 'merge',
-      updated,
-      clearRunFirst: false,
-      values(line) {
-        const o = JSON.parse(line.toString('utf8')) as OutcomeRecord;
-        const f = seen.get(o.path);
-        if (f) seen.delete(o.path);
-        // In FILES_COLUMNS order.
-        return [opts.source, o.path, f?.size ?? null, f?.mtimeMs ?? null, f?.sha256 ?? null, extensionOf(o.path), JSON.stringify(pathTags(o.path)), o.status, o.code, opts.runId, opts.runId, now, now, null];
-      },
-    });
+  try {
+    if (fs.existsSync(out.ws.outcomes)) {
+      // (No outcomes: a run whose scan found nothing to process went straight to this.)
+      const updated = ['size', 'mtime_ms', 'sha256', 'extension', 'path_tags', 'status', 'code', 'last_run_id', 'last_seen_at', 'gone_run_id'];
+      recorded = await upsertLines(db, {
+        file: out.ws.outcomes,
+        table: 'files',
+        columns: FILES_COLUMNS,
+        key: ['source', 'path'],
+        onConflict: 'merge',
+        updated,
+        clearRunFirst: false,
+        values(line) {
+          const o = JSON.parse(line.toString('utf8')) as OutcomeRecord;
+          const f = seenOf(o.path);
+          // In FILES_COLUMNS order.
+          return [opts.source, o.path, f?.size ?? null, f?.mtimeMs ?? null, f?.sha256 ?? null, extensionOf(o.path), JSON.stringify(pathTags(o.path)), o.status, o.code, opts.runId, opts.runId, now, now, null];
+        },
+      });
+    }
+    for (let f = seen?.next(); f; f = seen?.next()) if (f.change === 'touched') touched.push(f);
+  } finally {
+    seen?.close();
   }
-  // Files the scan found unchanged but touched (same bytes, another mtime): only their mtime changes.
-  const touched = [...seen.values()].filter((f) => f.change === 'touched');
 
   let removed: string[] = [];
   await db.transaction(async (trx) => {

@@ -167,6 +167,66 @@ export async function* readJsonLines<T>(file: string): AsyncIterable<T> {
   }
 }
 
+/** A file's JSON records one at a time, pulled synchronously (see jsonLineCursor). */
+export interface JsonLineCursor<T> {
+  /** The next record; undefined at the end. */
+  next(): T | undefined;
+  close(): void;
+}
+
+/**
+ * A file's JSON records pulled one at a time, synchronously, a MiB of the file read at a time: for pairing a file with
+ * another one that is being streamed through a synchronous callback (the file catalog's rows pair the run's outcomes
+ * with the scan's records line by line), without holding either whole. Blank lines are ignored.
+ */
+export function jsonLineCursor<T>(file: string): JsonLineCursor<T> {
+  const fd = fs.openSync(file, 'r');
+  const chunk = Buffer.allocUnsafe(1 << 20);
+  let rest: Buffer = Buffer.alloc(0);
+  let lines: Buffer[] = [];
+  let at = 0;
+  let ended = false;
+  let lineNumber = 0;
+  const fill = (): boolean => {
+    while (at >= lines.length) {
+      if (ended) return false;
+      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+      const data = n > 0 ? Buffer.concat([rest, chunk.subarray(0, n)]) : rest;
+      const cut = n > 0 ? data.lastIndexOf(0x0a) + 1 : data.length;
+      if (n === 0) ended = true;
+      rest = Buffer.from(data.subarray(cut));
+      lines = [];
+      at = 0;
+      for (let start = 0; start < cut; ) {
+        const end = data.indexOf(0x0a, start);
+        const stop = end < 0 || end >= cut ? cut : end;
+        lines.push(data.subarray(start, stop));
+        start = stop + 1;
+      }
+    }
+    return true;
+  };
+  return {
+    next() {
+      for (;;) {
+        if (!fill()) return undefined;
+        const line = lines[at++];
+        lineNumber++;
+        const text = line.toString('utf8');
+        if (text.trim() === '') continue;
+        try {
+          return JSON.parse(text) as T;
+        } catch (err) {
+          throw new Error(`${file}:${lineNumber}: not a JSON line (${(err as Error).message})`);
+        }
+      }
+    },
+    close() {
+      fs.closeSync(fd);
+    },
+  };
+}
+
 /** All records of a small JSON-lines file (a batch, a test fixture) as an array. */
 export async function readAllJsonLines<T>(file: string): Promise<T[]> {
   const out: T[] = [];

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { openAppender, readAllJsonLines, writeJsonLines } from '../../src/io/jsonl';
+import { jsonLineCursor, openAppender, readAllJsonLines, writeJsonLines } from '../../src/io/jsonl';
 
 let dir: string;
 beforeEach(() => {
@@ -90,4 +90,23 @@ test('appender without resumeBytes starts a fresh partial file', async () => {
 test('appender refuses to resume past the end of the partial file', async () => {
   const file = path.join(dir, 'long.jsonl');
   await expect(openAppender(file, { resumeBytes: 10 })).rejects.toThrow('cannot resume');
+});
+
+test('jsonLineCursor pulls every record in order across MiB reads, multi-byte text cut anywhere, blank and unterminated lines', () => {
+  const file = path.join(dir, 'cursor.jsonl');
+  // ~3 MiB of lines of varying length with multi-byte characters, so reads end mid-line and mid-character.
+  const records = Array.from({ length: 30000 }, (_, i) => ({ i, s: 'é€😀'.repeat(i % 23) }));
+  const text = records.map((r, k) => JSON.stringify(r) + (k % 1000 === 0 ? '\n\n' : '\n')).join('');
+  fs.writeFileSync(file, text + JSON.stringify({ i: 'last' })); // no newline after the last record
+  const cursor = jsonLineCursor<{ i: number | string }>(file);
+  const got: unknown[] = [];
+  for (let r = cursor.next(); r !== undefined; r = cursor.next()) got.push(r);
+  cursor.close();
+  expect(got).toEqual([...records, { i: 'last' }]);
+
+  fs.writeFileSync(file, '{"a":1}\n{"a":\n');
+  const bad = jsonLineCursor(file);
+  expect(bad.next()).toEqual({ a: 1 });
+  expect(() => bad.next()).toThrow(`${file}:2: not a JSON line`);
+  bad.close();
 });
