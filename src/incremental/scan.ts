@@ -215,7 +215,7 @@ export async function scanFolder(opts: ScanOptions): Promise<ScanCounts> {
       const present = row >= 0 && !known.gone[row] ? row : -1;
       if (!isListedFile(listing, i)) {
         // Skipped or refused by the walk (links, macOS metadata, unreadable folders): new the first time only.
-        const { record } = listedEntry(listing, i);
+        const record = listedEntry(listing, i);
         counts[present >= 0 ? 'unchanged' : 'new']++;
         const goesOn = present < 0 || !!opts.processAll;
         const seen: FileSeen | undefined = goesOn ? { path: source, size: null, mtimeMs: null, sha256: null, change: present >= 0 ? 'touched' : 'new' } : undefined;
@@ -230,12 +230,12 @@ export async function scanFolder(opts: ScanOptions): Promise<ScanCounts> {
         counts.unchanged++;
         if (!opts.processAll) continue;
         const seen: FileSeen = { path: source, size, mtimeMs, sha256: known.sha256[present], change: 'touched' };
-        await add({ record: listedEntry(listing, i).record, size, mtimeMs, hash: false, goesOn: true, seen });
+        await add({ record: listedEntry(listing, i), size, mtimeMs, hash: false, goesOn: true, seen });
         continue;
       }
       const was = present >= 0 ? knownFile(known, present) : undefined;
       const verdict = !was ? 'new' : was.size !== size ? 'changed' : 'maybe';
-      await add({ record: listedEntry(listing, i).record, known: was, size, mtimeMs, hash: true, verdict });
+      await add({ record: listedEntry(listing, i), known: was, size, mtimeMs, hash: true, verdict });
     }
     for (; j < n; j++) if (!known.gone[j]) gone.push(known.paths[j]);
     await flush();
