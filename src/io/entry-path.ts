@@ -50,8 +50,9 @@ export function isInside(folder: string, target: string): boolean {
 
 /** `__MACOSX/...` folders and `._name` AppleDouble files: resource forks, never DICOM. */
 export function isMacosMetadata(relative: string): boolean {
-  const parts = relative.replace(/\\/g, '/').split('/');
-  return parts.includes('__MACOSX') || parts[parts.length - 1].startsWith('._');
+  // Called for every file of a listing: the name is looked at without splitting the path, unless __MACOSX is in it.
+  if (relative.startsWith('._', Math.max(relative.lastIndexOf('/'), relative.lastIndexOf('\\')) + 1)) return true;
+  return relative.includes('__MACOSX') && relative.replace(/\\/g, '/').split('/').includes('__MACOSX');
 }
 
 /** Directory entries end with a slash; they are not entries of the source. */

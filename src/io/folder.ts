@@ -46,6 +46,15 @@ export interface FolderListing {
   errors: Record<number, string>;
 }
 
+/** The heap of a listing's threads (a million paths fit). */
+export const LISTING_THREAD_LIMITS = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 512 };
+
+/**
+ * Files a listing's thread finds before it starts a helper thread for half of the lstats (starting a thread costs
+ * about what 10,000 lstats do). Tests lower it to list a small folder the helped way.
+ */
+export const listingTuning = { helpFrom: 32_768 };
+
 /** Work between two yields of the listing (files stat'ed, entries listed). */
 const SLICE = 4096;
 
@@ -108,7 +117,7 @@ export async function listFolder(rootAbs: string, exclude: string | undefined, s
 function listOnThread(script: string, rootAbs: string, exclude: string | undefined, signal?: AbortSignal): Promise<FolderListing> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason ?? new Error('cancelled'));
-    const worker = new Worker(script, { workerData: { rootAbs, exclude }, resourceLimits: { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 512 } });
+    const worker = new Worker(script, { workerData: { rootAbs, exclude, helpFrom: listingTuning.helpFrom }, resourceLimits: LISTING_THREAD_LIMITS });
     const stop = () => {
       void worker.terminate();
       reject(signal?.reason ?? new Error('cancelled'));
@@ -130,7 +139,17 @@ function listOnThread(script: string, rootAbs: string, exclude: string | undefin
  * this thread with a turn of the event loop at each pause. Readdir and lstat are synchronous: from the inode cache
  * they cost microseconds, an async call ten times that.
  */
-export function* listing(rootAbs: string, exclude?: string): Generator<void, FolderListing> {
+export function* listing(rootAbs: string, exclude?: string): Generator<number, FolderListing> {
+  const out = yield* listedPaths(rootAbs, exclude);
+  yield* statListed(out, 0, out.relative.length);
+  return out;
+}
+
+/**
+ * Every path under the folder, sorted, without its lstat (sizes and mtimes NaN): the walk's readdirs. It yields the
+ * number of entries listed so far (the thread starts a helper for the lstats once there are many).
+ */
+export function* listedPaths(rootAbs: string, exclude?: string): Generator<number, FolderListing> {
   const listed: { relative: string; kind: Kind; error?: string }[] = [];
   const dirs: [abs: string, rel: string][] = [[rootAbs, '']];
   let seen = 0;
@@ -158,7 +177,7 @@ export function* listing(rootAbs: string, exclude?: string): Generator<void, Fol
     seen += dirents.length;
     if (seen >= SLICE) {
       seen = 0;
-      yield;
+      yield listed.length;
     }
   }
   const found = sortByBytes(listed);
@@ -169,16 +188,21 @@ export function* listing(rootAbs: string, exclude?: string): Generator<void, Fol
     out.relative[i] = f.relative;
     out.kinds[i] = f.kind;
     if (f.error !== undefined) out.errors[i] = f.error;
-    if (f.kind !== Kind.File) continue;
-    // One lstat per file, kept as two numbers (NaN: gone meanwhile), not as Stats objects.
-    const stat = fs.lstatSync(under(rootAbs, f.relative), { throwIfNoEntry: false });
+  }
+  return out;
+}
+
+/** The lstat of the regular files from..to of a listing, kept as two numbers (NaN: gone meanwhile), not as Stats. */
+export function* statListed(out: FolderListing, from: number, to: number): Generator<number, void> {
+  for (let i = from; i < to; i++) {
+    if (out.kinds[i] !== (Kind.File as number)) continue;
+    const stat = fs.lstatSync(under(out.root, out.relative[i]), { throwIfNoEntry: false });
     if (stat) {
       out.sizes[i] = stat.size;
       out.mtimes[i] = stat.mtimeMs;
     }
-    if (i % SLICE === SLICE - 1) yield;
+    if (i % SLICE === SLICE - 1) yield i;
   }
-  return out;
 }
 
 const BEYOND_BMP_ORDER = /[\uD800-\uFFFF]/;

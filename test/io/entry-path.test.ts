@@ -36,6 +36,10 @@ test('macOS metadata is recognised by folder or AppleDouble prefix only', () => 
   expect(isMacosMetadata('x/._b.dcm')).toBe(true);
   expect(isMacosMetadata('x/b._dcm')).toBe(false);
   expect(isMacosMetadata('__MACOSX_not/b.dcm')).toBe(false);
+  expect(isMacosMetadata('._b.dcm')).toBe(true);
+  expect(isMacosMetadata('x\\._b.dcm')).toBe(true);
+  expect(isMacosMetadata('x\\__MACOSX\\b.dcm')).toBe(true);
+  expect(isMacosMetadata('._x/b.dcm')).toBe(false);
 });
 
 test('names decode as UTF-8 when flagged, via a matching Info-ZIP Unicode Path field, else CP437', () => {

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { extractSource } from '../../src/io/extract';
-import { walkFolder } from '../../src/io/folder';
+import { listFolder, listingTuning, walkFolder } from '../../src/io/folder';
 import type { EntryRecord } from '../../src/records';
 import { workspace } from '../../src/workspace';
 import { listFiles, readAll } from './zip-fixtures';
@@ -20,13 +20,23 @@ function put(rel: string, data = rel) {
 
 // The listing runs on a thread of its own when there is more than one core, else in the calling thread, a slice at a
 // time: both ways give the same listing.
+// A big folder's lstats are shared with a helper thread: a threshold of one file takes that way for these small ones.
 describe.each([
-  ['on a thread of its own', '2'],
-  ['in the calling thread', '1'],
-])('listed %s', (_how, threads) => {
+  ['on a thread of its own', '2', listingTuning.helpFrom],
+  ['on a thread, its lstats shared with a helper thread', '2', 1],
+  ['in the calling thread', '1', listingTuning.helpFrom],
+])('listed %s', (_how, threads, helpFrom) => {
   const before = process.env.DICOMFLOW_THREADS;
-  beforeEach(() => (process.env.DICOMFLOW_THREADS = threads));
-  afterEach(() => (before === undefined ? delete process.env.DICOMFLOW_THREADS : (process.env.DICOMFLOW_THREADS = before)));
+  const helpFromBefore = listingTuning.helpFrom;
+  beforeEach(() => {
+    process.env.DICOMFLOW_THREADS = threads;
+    listingTuning.helpFrom = helpFrom;
+  });
+  afterEach(() => {
+    if (before === undefined) delete process.env.DICOMFLOW_THREADS;
+    else process.env.DICOMFLOW_THREADS = before;
+    listingTuning.helpFrom = helpFromBefore;
+  });
 
   test('a folder is listed in byte order of its relative paths, files referenced in place, nothing copied', async () => {
     for (const rel of ['é.dcm', 'a/b.dcm', 'a.txt', 'B.dcm', 'sub/deeper/IM0001', '__MACOSX/x', 'sub/._y']) put(rel);
@@ -61,6 +71,17 @@ describe.each([
       'work/batches/batch-000002.jsonl',
       'work/entries.jsonl',
     ]);
+  });
+
+  test("each file's size and mtime are its own lstat's, whichever thread took it", async () => {
+    for (let k = 0; k < 60; k++) put(`d${k % 7}/f${k}.dcm`, 'x'.repeat(k));
+    for (let k = 0; k < 60; k += 3) fs.utimesSync(path.join(root, 'src', `d${k % 7}/f${k}.dcm`), 1_000_000 + k, 1_000_000 + k);
+    const listing = await listFolder(path.join(root, 'src'), undefined);
+    expect(listing.relative.length).toBe(60);
+    listing.relative.forEach((rel, i) => {
+      const st = fs.lstatSync(path.join(root, 'src', rel));
+      expect([rel, listing.sizes[i], listing.mtimes[i]]).toEqual([rel, st.size, st.mtimeMs]);
+    });
   });
 
   test('names beyond U+FFFF sort by their UTF-8 bytes, where UTF-16 order would differ', async () => {
