@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as sqlite3 from 'sqlite3';
 import type { Dataset } from './datasets';
-import { dicomflow, DICOMFLOW, envWith, ok, peakRss, run, ROOT, startUntil, stop, syncDisks, warm } from './proc';
+import { dicomflow, DICOMFLOW, envWith, ok, peakRss, run, ROOT, scratchGone, startUntil, stop, syncDisks, warm } from './proc';
 
 export const NOTEBOOK = path.join(ROOT, 'bench', 'notebook.py');
 export const PYTHON = '/usr/bin/python3';
@@ -160,6 +160,7 @@ export function dicomflowWarm(ds: Dataset, work: string, inspect?: (address: str
       const r = await dicomflow(['ingest', ds.zip, '--out', dir], envWith({ TEMPORAL_ADDRESS: address, TEMPORAL_UI_URL: undefined, DICOMFLOW_CODEC_KEY_FILE: codecKey }));
       if (r.code !== 0) throw new Error(`dicomflow ingest (client) exited with ${r.code}:\n${r.stdout}\n${r.stderr}\nworker log:\n${tail(workerLog)}`);
       if (/local Temporal server/.test(r.stdout)) throw new Error('dicomflow ingest with TEMPORAL_ADDRESS used a local server');
+      await scratchGone(dir); // the worker deletes the run's scratch after the run: its peak counts that too
       const workerPeakRss = peakRss(worker.pid!) ?? undefined;
       const inspected = inspect ? `; ${await inspect(address, dir)}` : '';
       expectRows('dicomflow', await countRows(path.join(dir, 'dicom.db'), 'dicom_metadata'), ds);

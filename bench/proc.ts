@@ -89,6 +89,18 @@ export function peakRss(pid: number): number | null {
 }
 
 /** Writes dirty pages out, so one contender's leftovers are not flushed during the next one's timing. */
+/**
+ * Waits (untimed) until a worker's background work for an output folder is done: a completed run's scratch
+ * (DIR/work) is deleted after the run reports, and that deletion is the worker's too (its memory, its CPU).
+ */
+export async function scratchGone(dir: string, timeoutMs = 300_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (fs.existsSync(path.join(dir, 'work'))) {
+    if (Date.now() > end) throw new Error(`${dir}/work still there ${timeoutMs / 1000} s after the run`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export function syncDisks(): void {
   try {
     execFileSync('sync');

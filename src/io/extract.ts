@@ -13,6 +13,7 @@ import { walkFolder } from './folder';
 import { openAppender, readJsonLines, writeJsonLines } from './jsonl';
 import { sha256InThread } from './sha256';
 import { extractZip } from './zip';
+import { removeTree } from './scratch';
 
 export const DEFAULT_MAX_UNCOMPRESSED_BYTES = 100 * 1024 ** 3;
 
@@ -106,7 +107,7 @@ async function writeManifest(opts: ExtractOptions, ws: Workspace): Promise<void>
         stopHash.abort();
         throw err;
       });
-      await fs.promises.rm(tmpDir, { recursive: true, force: true });
+      await removeTree(tmpDir);
       const sha256 = await hashing;
       if (sha256) await fs.promises.writeFile(ws.sourceSha256, sha256);
     }
