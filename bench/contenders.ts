@@ -203,7 +203,11 @@ export function dicomflowCold(ds: Dataset, work: string): Contender {
   };
 }
 
-/** Runs every contender `runs` times, alternating A B C A B C so drift hits all alike. */
+/**
+ * Runs every contender `runs` times, alternated in ABBA order (A B C, C B A, A B C, ...): a linear drift hits all
+ * alike, and no contender always runs right after the same other one (each inherits its predecessor's leftovers:
+ * deleted files, freed memory the VM gives back to its host).
+ */
 export async function alternate(runs: number, contenders: Contender[], log: (line: string) => void): Promise<Sample[][]> {
   const samples: Sample[][] = contenders.map(() => []);
   try {
@@ -215,7 +219,10 @@ export async function alternate(runs: number, contenders: Contender[], log: (lin
 
 async function alternateRuns(runs: number, contenders: Contender[], samples: Sample[][], log: (line: string) => void): Promise<Sample[][]> {
   for (let r = 0; r < runs; r++) {
-    for (const [k, c] of contenders.entries()) {
+    const order = [...contenders.keys()];
+    if (r % 2 === 1) order.reverse();
+    for (const k of order) {
+      const c = contenders[k];
       const s = await c.once();
       samples[k].push(s);
       log(`   run ${r + 1}/${runs} ${c.label}: ${(s.ms / 1000).toFixed(2)} s`);

@@ -17,7 +17,7 @@
  *      dropped in, the same command again (`--runs` times, 10 other files each): the median incremental run
  *      <= 0.1x the full run (server and worker up)
  *
- * End-to-end rows take the median of `--runs` (default 3) runs per contender, alternated A B C A B C.
+ * End-to-end rows take the median of `--runs` (default 3) runs per contender, alternated in ABBA order (A B C, C B A, ...).
  * "Server and worker up": DIR's embedded Temporal server (`dicomflow server start --out DIR`) and a separate
  * `dicomflow worker --out DIR` process are started before the clock starts; the timed command is
  * `TEMPORAL_ADDRESS=<server> dicomflow ingest ZIP --out DIR`, a pure client. Exits 1 when a target is missed.
