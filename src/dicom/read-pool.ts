@@ -40,14 +40,14 @@ function slices(entries: EntryRecord[], threads: number): EntryRecord[][] {
 /** Reads the candidates' headers in parallel on all cores: their output lines, in the same order. */
 export async function readHeaders(entries: EntryRecord[]): Promise<HeaderLines[]> {
   const p = startReadPool();
-  if (!p || p.size === 0) return entries.map(headerLines);
-  const answers = await Promise.all(slices(entries, p.size).map((s) => p.run({ entries: s, encode: false })));
+  if (!p || p.threadCount === 0) return entries.map(headerLines);
+  const answers = await Promise.all(slices(entries, p.threadCount).map((s) => p.run({ entries: s, encode: false })));
   return (answers as HeaderLines[][]).flat();
 }
 
 /** The same, each slice's validate and metadata lines encoded as UTF-8 bytes (newline-terminated), in order. */
 export async function readHeaderBytes(entries: EntryRecord[]): Promise<EncodedHeaders[]> {
   const p = startReadPool();
-  if (!p || p.size === 0) return [readEncodedHeaders(entries)];
-  return (await Promise.all(slices(entries, p.size).map((s) => p.run({ entries: s, encode: true })))) as EncodedHeaders[];
+  if (!p || p.threadCount === 0) return [readEncodedHeaders(entries)];
+  return (await Promise.all(slices(entries, p.threadCount).map((s) => p.run({ entries: s, encode: true })))) as EncodedHeaders[];
 }

@@ -94,6 +94,6 @@ export function sha256SmallFilesOnPool(files: (string | null)[]): Promise<(strin
     const threads = poolThreads();
     hashPool = script && threads > 1 ? new ThreadPool<(string | null)[], (string | null)[]>(script, threads) : null;
   }
-  if (!hashPool || hashPool.size === 0) return Promise.resolve(sha256SmallFiles(files));
+  if (!hashPool || hashPool.threadCount === 0) return Promise.resolve(sha256SmallFiles(files));
   return hashPool.run(files);
 }

@@ -35,6 +35,7 @@ export class ThreadPool<In, Out> {
   /** Threads that died of an error (not retired): the pool does not replace them. */
   private died = 0;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Threads up now (0 between jobs once idle threads have gone). */
   size = 0;
 
   constructor(
@@ -76,6 +77,14 @@ export class ThreadPool<In, Out> {
       }
     }, this.idleMs);
     this.idleTimer.unref();
+  }
+
+  /**
+   * Threads the pool works with: those up, or started again by the next job after idle ones went. 0 only when every
+   * thread has died of an error; callers then work in their own thread. (Not `size`: that is 0 between jobs too.)
+   */
+  get threadCount(): number {
+    return this.threads - this.died;
   }
 
   run(job: In): Promise<Out> {

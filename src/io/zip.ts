@@ -134,7 +134,7 @@ function ownCopy(part: string): string {
 /** Inflates and writes a chunk's entries on a pool thread (in this thread when no compiled script exists). */
 function inflateOnPool(batch: InflateBatch): Promise<InflateResult[]> {
   const pool = startZipPool();
-  if (!pool || pool.size === 0) return Promise.resolve(inflateBatch(batch));
+  if (!pool || pool.threadCount === 0) return Promise.resolve(inflateBatch(batch));
   return pool.run(batch);
 }
 

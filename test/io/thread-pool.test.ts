@@ -1,0 +1,58 @@
+/**
+ * ThreadPool: jobs run on its threads, idle threads go after idleMs and the next job starts them again — and a pool
+ * whose idle threads went still counts as a pool with threads (threadCount), so its callers (zip, read, hash pools)
+ * keep using it instead of working in their own thread from the second run of a long-lived worker on.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { threadId } from 'worker_threads';
+import { ThreadPool } from '../../src/io/thread-pool';
+
+let tmp: string;
+let script: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-pool-'));
+  script = path.join(tmp, 'echo-worker.js');
+  // Answers each job with the thread that ran it; 'die' throws, which kills the thread.
+  fs.writeFileSync(
+    script,
+    `const { parentPort, threadId } = require('worker_threads');
+parentPort.on('message', (job) => {
+  if (job === 'die') throw new Error('the job killed its thread');
+  parentPort.postMessage({ job, threadId });
+});
+`,
+  );
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('idle threads go after idleMs; the next job starts them again and runs on them', async () => {
+  const pool = new ThreadPool<string, { job: string; threadId: number }>(script, 2, undefined, 100);
+  const first = await Promise.all(['a', 'b', 'c'].map((j) => pool.run(j)));
+  expect(first.map((r) => r.job)).toEqual(['a', 'b', 'c']);
+  expect(first.every((r) => r.threadId !== threadId)).toBe(true);
+  expect(pool.size).toBe(2);
+
+  await sleep(400);
+  expect(pool.size).toBe(0); // the idle threads went
+  expect(pool.threadCount).toBe(2); // ... but the pool still works with two
+
+  const again = await Promise.all(['d', 'e'].map((j) => pool.run(j)));
+  expect(again.map((r) => r.job)).toEqual(['d', 'e']);
+  expect(again.every((r) => r.threadId !== threadId && !first.some((f) => f.threadId === r.threadId))).toBe(true); // new threads
+  expect(pool.size).toBe(2);
+  await sleep(400); // let them go before the test ends
+});
+
+test('a thread that dies is not replaced; when every thread has died, threadCount is 0 and jobs fail', async () => {
+  const pool = new ThreadPool<string, { job: string; threadId: number }>(script, 2, undefined, 60_000);
+  await expect(pool.run('die')).rejects.toThrow(/killed its thread/);
+  expect(pool.threadCount).toBe(1);
+  expect((await pool.run('x')).job).toBe('x');
+  await expect(pool.run('die')).rejects.toThrow(/killed its thread/);
+  expect(pool.threadCount).toBe(0);
+  await expect(pool.run('y')).rejects.toThrow(/every thread of the pool has died/);
+});
