@@ -5,6 +5,7 @@
  */
 import { extractSource, type ExtractProgress, type ExtractSummary } from '../io/extract';
 import { heartbeat } from './heartbeat';
+import { retireIdleThreadsOfBigRun } from '../io/thread-pool';
 import { toApplicationFailure } from './io-failures';
 
 export interface ExtractInput {
@@ -38,6 +39,7 @@ export async function extract(input: ExtractInput): Promise<ExtractResult> {
       },
     });
     if (last) hb.beat(last, true);
+    retireIdleThreadsOfBigRun(summary.entries); // the zip threads have nothing more to do in this run
     return summary;
   } catch (err) {
     throw toApplicationFailure(err);

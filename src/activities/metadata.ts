@@ -9,6 +9,7 @@ import type { BatchResult } from '../workflows/types';
 import { readAllJsonLines } from '../io/jsonl';
 import { readMissingMetadata, type MetadataCursor } from '../dicom/header-batch';
 import { heartbeat } from './heartbeat';
+import { retireIdleThreadsOfBigRun } from '../io/thread-pool';
 import type { BatchInput } from './validate';
 
 export interface CollectInput {
@@ -47,6 +48,7 @@ export async function collectMetadata({ outDir, batchCount, runKey }: CollectInp
     hb.beat({ batchIndex: b + 1, done: 0, bytes: 0 });
     hb.throwIfCancelled();
   }
+  retireIdleThreadsOfBigRun(processed); // organize and load come next, with the run's largest data on this thread
   return { processed };
 }
 

@@ -22,11 +22,28 @@ interface Pending<In, Out> {
 const THREAD_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 };
 
 /**
- * Idle time after which a pool's threads go. The extract threads are idle while headers are read, and both pools
- * while organize and load hold the run's largest data on the main thread: letting them go there keeps the worker's
- * peak RSS down at 250,000 files. Starting them again costs about a tenth of a second.
+ * Idle time after which a pool's threads go: long, so a worker's next run finds them up. A thread started anew
+ * costs ~70 ms to load and then runs its first megabytes slowly (fresh heap and buffers: on this project's 2-core VM,
+ * memory touched for the first time costs ~3 ms a MB): set 1 run again and again on one worker took 3.5-3.9 s with
+ * threads that went after 3 s idle, 2.9-3.2 s with threads kept. Big runs let them go earlier (retireIdleThreadsOfBigRun).
  */
-const IDLE_MS = 3000;
+const IDLE_MS = 10 * 60_000;
+
+/** From this many files a run lets idle pool threads go at once (see retireIdleThreadsOfBigRun). */
+export const BIG_RUN_FILES = 32_768;
+
+/** Every pool of this process, for retireIdleThreads. */
+const pools = new Set<{ retireIdle(): void }>();
+
+/**
+ * Lets the idle threads of every pool go now (each pool starts them again on its next job). A big run calls it where
+ * its pools are done for a while: the zip threads after extract, every pool when organize and load hold the run's
+ * largest data on the main thread; that keeps the worker's peak RSS down at 250,000 files. Smaller runs keep their
+ * threads for the next run.
+ */
+export function retireIdleThreadsOfBigRun(files: number): void {
+  if (files >= BIG_RUN_FILES) for (const pool of pools) pool.retireIdle();
+}
 
 export class ThreadPool<In, Out> {
   private idle: Worker[] = [];
@@ -45,6 +62,7 @@ export class ThreadPool<In, Out> {
     /** A pool with nothing to do for this long lets its threads go (their heaps with them); the next job starts them anew. */
     private readonly idleMs = IDLE_MS,
   ) {
+    pools.add(this);
     this.spawn();
   }
 
@@ -70,13 +88,18 @@ export class ThreadPool<In, Out> {
     if (this.running.size > 0 || this.queue.length > 0) return;
     this.idleTimer = setTimeout(() => {
       if (this.running.size > 0 || this.queue.length > 0) return;
-      for (const worker of this.idle.splice(0)) {
-        worker.removeAllListeners('message');
-        void worker.terminate();
-        this.size--;
-      }
+      this.retireIdle();
     }, this.idleMs);
     this.idleTimer.unref();
+  }
+
+  /** Lets the threads that have nothing to do go now; the next job starts them again. */
+  retireIdle(): void {
+    for (const worker of this.idle.splice(0)) {
+      worker.removeAllListeners('message');
+      void worker.terminate();
+      this.size--;
+    }
   }
 
   /**

@@ -9,6 +9,7 @@ import { headerLines, readEncodedHeaders } from '../../src/dicom/header-lines';
 import { readHeaderBytes, readHeaders, startReadPool } from '../../src/dicom/read-pool';
 import type { EntryRecord } from '../../src/records';
 import { crossCheckFiles } from './fixtures';
+import { BIG_RUN_FILES, retireIdleThreadsOfBigRun } from '../../src/io/thread-pool';
 
 process.env.DICOMFLOW_READ_THREADS ??= '2'; // a pool even on one core
 
@@ -66,13 +67,15 @@ test('encoded lines survive their buffers growing (a first guess of 1 byte a fil
   expect(Buffer.from(grown.metadata).toString('utf8').split('\n').length - 1).toBe(grown.valid);
 });
 
-test('after its idle threads have gone (3 s), the next read starts them again instead of reading in this thread', async () => {
+test('after a big run let its idle threads go, the next read starts them again instead of reading in this thread', async () => {
   await readHeaderBytes(entries.slice(0, 100));
   const pool = startReadPool()!;
   expect(pool).not.toBeNull();
-  await new Promise((r) => setTimeout(r, 3500));
+  retireIdleThreadsOfBigRun(BIG_RUN_FILES - 1); // a smaller run keeps them for the next one
+  expect(pool.size).toBe(2);
+  retireIdleThreadsOfBigRun(BIG_RUN_FILES);
   expect(pool.size).toBe(0); // the idle threads went
   const reading = readHeaderBytes(entries.slice(0, 100));
   expect(pool.size).toBe(2); // started again for this read (before: 0, and the read ran in this thread)
   expect((await reading).reduce((k, e) => k + e.files, 0)).toBe(100);
-}, 15_000);
+});

@@ -1,13 +1,13 @@
 /**
- * ThreadPool: jobs run on its threads, idle threads go after idleMs and the next job starts them again — and a pool
- * whose idle threads went still counts as a pool with threads (threadCount), so its callers (zip, read, hash pools)
- * keep using it instead of working in their own thread from the second run of a long-lived worker on.
+ * ThreadPool: jobs run on its threads, idle threads go after idleMs (or when a big run lets them go) and the next job
+ * starts them again — and a pool whose idle threads went still counts as a pool with threads (threadCount), so its
+ * callers (zip, read, hash pools) keep using it instead of working in their own thread.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { threadId } from 'worker_threads';
-import { ThreadPool } from '../../src/io/thread-pool';
+import { BIG_RUN_FILES, retireIdleThreadsOfBigRun, ThreadPool } from '../../src/io/thread-pool';
 
 let tmp: string;
 let script: string;
@@ -55,4 +55,19 @@ test('a thread that dies is not replaced; when every thread has died, threadCoun
   await expect(pool.run('die')).rejects.toThrow(/killed its thread/);
   expect(pool.threadCount).toBe(0);
   await expect(pool.run('y')).rejects.toThrow(/every thread of the pool has died/);
+});
+
+test('a big run lets the idle threads of every pool go at once; a smaller run keeps them', async () => {
+  const a = new ThreadPool<string, { job: string; threadId: number }>(script, 2);
+  const b = new ThreadPool<string, { job: string; threadId: number }>(script, 1);
+  await Promise.all([a.run('a'), b.run('b')]);
+  retireIdleThreadsOfBigRun(BIG_RUN_FILES - 1);
+  expect([a.size, b.size]).toEqual([2, 1]); // kept for the next run (they go after ten idle minutes)
+  const busy = a.run('still running');
+  retireIdleThreadsOfBigRun(BIG_RUN_FILES);
+  expect([a.size, b.size]).toEqual([1, 0]); // the busy thread stays to answer
+  expect((await busy).job).toBe('still running');
+  expect((await b.run('again')).job).toBe('again'); // started anew
+  retireIdleThreadsOfBigRun(BIG_RUN_FILES);
+  expect([a.size, b.size]).toEqual([0, 0]);
 });
