@@ -88,7 +88,6 @@ export function peakRss(pid: number): number | null {
   }
 }
 
-/** Writes dirty pages out, so one contender's leftovers are not flushed during the next one's timing. */
 /**
  * Waits (untimed) until a worker's background work for an output folder is done: a completed run's scratch
  * (DIR/work) is deleted after the run reports, and that deletion is the worker's too (its memory, its CPU).
@@ -101,6 +100,7 @@ export async function scratchGone(dir: string, timeoutMs = 300_000): Promise<voi
   }
 }
 
+/** Writes dirty pages out, so one contender's leftovers are not flushed during the next one's timing. */
 export function syncDisks(): void {
   try {
     execFileSync('sync');

@@ -39,7 +39,7 @@ export async function extract(input: ExtractInput): Promise<ExtractResult> {
       },
     });
     if (last) hb.beat(last, true);
-    retireIdleThreadsOfBigRun(summary.entries); // the zip threads have nothing more to do in this run
+    retireIdleThreadsOfBigRun(summary.entries); // a big run's zip threads are done: their memory goes before validate
     return summary;
   } catch (err) {
     throw toApplicationFailure(err);

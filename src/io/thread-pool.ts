@@ -24,22 +24,23 @@ const THREAD_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 8, maxOldGener
 /**
  * Idle time after which a pool's threads go: long, so a worker's next run finds them up. A thread started anew
  * costs ~70 ms to load and then runs its first megabytes slowly (fresh heap and buffers: on this project's 2-core VM,
- * memory touched for the first time costs ~3 ms a MB): set 1 run again and again on one worker took 3.5-3.9 s with
- * threads that went after 3 s idle, 2.9-3.2 s with threads kept. Big runs let them go earlier (retireIdleThreadsOfBigRun).
+ * memory touched for the first time costs ~3 ms a MB): set 1 run again and again on one worker, 4 s apart, took
+ * 3.5-3.9 s with threads that went after 3 s idle, 3.1-3.5 s with threads kept. Big runs let them go earlier
+ * (retireIdleThreadsOfBigRun).
  */
 const IDLE_MS = 10 * 60_000;
 
 /** From this many files a run lets idle pool threads go at once (see retireIdleThreadsOfBigRun). */
 export const BIG_RUN_FILES = 32_768;
 
-/** Every pool of this process, for retireIdleThreads. */
+/** Every pool of this process, for retireIdleThreadsOfBigRun. */
 const pools = new Set<{ retireIdle(): void }>();
 
 /**
- * Lets the idle threads of every pool go now (each pool starts them again on its next job). A big run calls it where
- * its pools are done for a while: the zip threads after extract, every pool when organize and load hold the run's
- * largest data on the main thread; that keeps the worker's peak RSS down at 250,000 files. Smaller runs keep their
- * threads for the next run.
+ * Lets the idle threads of every pool go now (each pool starts them again on its next job). A big run calls it after
+ * extract (the zip threads are done; the read threads, idle then, start again in validate, as the 3 s timer had them
+ * do) and before organize and load hold the run's largest data on the main thread; that keeps the worker's peak RSS
+ * down at 250,000 files. Smaller runs keep their threads for the next run.
  */
 export function retireIdleThreadsOfBigRun(files: number): void {
   if (files >= BIG_RUN_FILES) for (const pool of pools) pool.retireIdle();
