@@ -77,7 +77,18 @@ const log = {
   },
 };
 
-/** Pages of SQLite's write-ahead log before a commit folds it into dicom.db (64 MB; SQLite's default is 1,000). */
+/**
+ * SQLite page size of a new catalog (an existing one keeps its own): rows carry their header JSON (a few KB each), and
+ * with 16 KB pages a load writes fewer, fuller pages than with the default 4 KB (set 2's load: 0.85 -> 0.70 s, the
+ * fold of its log 0.45 -> 0.27 s).
+ */
+const PAGE_SIZE = 16384;
+
+/**
+ * Pages of SQLite's write-ahead log before a commit folds it into dicom.db (256 MB with a new catalog's 16 KB pages,
+ * 64 MB with older 4 KB ones; SQLite's default is 1,000): a load of tens of thousands of files commits without
+ * folding it in halfway (set 2's load: 1.2 -> 0.85 s).
+ */
 const WAL_PAGES = 16384;
 
 /** A knex instance on the catalog, without touching the schema (db check inspects it as it is). */
@@ -104,7 +115,7 @@ export function connectCatalog(opts: CatalogOptions): Knex {
         // WAL: readers (report, db check) never block the loader; NORMAL is durable enough under WAL. The log is
         // folded into dicom.db when the connection closes (releaseCatalog: after the activity reported), not by the
         // commit that passes 1,000 pages: marking 101,000 files seen took 0.47 s with that checkpoint, 0.25 s without.
-        conn.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = ${WAL_PAGES};`, (err) => done(err, conn));
+        conn.exec(`PRAGMA page_size = ${PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = ${WAL_PAGES};`, (err) => done(err, conn));
       },
     },
   });

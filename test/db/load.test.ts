@@ -78,18 +78,47 @@ describe('catalog target', () => {
       const db = await openCatalog({ outDir });
       // More than SQLite's default 1,000 pages of log, fewer than the catalog's own limit: the commit leaves it all in
       // dicom.db-wal, and only the close folds it in.
-      const rows = Array.from({ length: 3000 }, (_, k) => ({ run_id: `r${k}`, source: 'x'.repeat(2000), loaded_at: 'now', instances: k, validation_rows: 0, series_issues: 0 }));
+      const [{ page_size: pageSize }] = (await db.raw('PRAGMA page_size')) as { page_size: number }[];
+      const rows = Array.from({ length: 10_000 }, (_, k) => ({ run_id: `r${k}`, source: 'x'.repeat(2000), loaded_at: 'now', instances: k, validation_rows: 0, series_issues: 0 }));
       for (let k = 0; k < rows.length; k += 100) await db('runs').insert(rows.slice(k, k + 100));
       const wal = path.join(outDir, 'dicom.db-wal');
-      expect(fs.statSync(wal).size).toBeGreaterThan(4096 * 1000);
+      expect(fs.statSync(wal).size).toBeGreaterThan(pageSize * 1000);
       await releaseCatalog(db, outDir);
       await backgroundDone();
       expect(fs.existsSync(wal)).toBe(false);
       // A copy of dicom.db without its log (what a user takes away) has every row.
       fs.copyFileSync(path.join(outDir, 'dicom.db'), path.join(outDir, 'copy.db'));
       const copy = await openCatalog({ dbUrl: path.join(outDir, 'copy.db') });
-      expect(await copy('runs').count({ n: '*' })).toEqual([{ n: 3000 }]);
-      await copy.destroy();
+      try {
+        expect(await copy('runs').count({ n: '*' })).toEqual([{ n: 10_000 }]);
+        expect(pageSize).toBe(16384); // a new catalog's pages
+      } finally {
+        await copy.destroy();
+      }
+    } finally {
+      fs.rmSync(outDir, { recursive: true, force: true });
+    }
+  });
+
+  test('a catalog made before 16 KB pages keeps its 4 KB pages and loads as before', async () => {
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-pages-'));
+    try {
+      // An older catalog: made with SQLite's default page size (already in WAL mode, as every catalog is).
+      const sqlite3 = await import('sqlite3');
+      await new Promise<void>((resolve, reject) => {
+        const old = new sqlite3.Database(path.join(outDir, 'dicom.db'), (err) => err && reject(err));
+        old.exec('PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE before_upgrade (x);', (err) => old.close(() => (err ? reject(err) : resolve())));
+      });
+      const run = smallRun();
+      await writeRun(outDir, run);
+      const db = await openCatalog({ outDir });
+      try {
+        expect(await db.raw('PRAGMA page_size')).toEqual([{ page_size: 4096 }]);
+        await loadCatalog(db, { outDir, runId: 'r1' });
+        expect(await count(db, 'dicom_metadata')).toBe(run.instances.length);
+      } finally {
+        await db.destroy();
+      }
     } finally {
       fs.rmSync(outDir, { recursive: true, force: true });
     }
