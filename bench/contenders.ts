@@ -1,7 +1,13 @@
 /**
  * The contenders of the end-to-end rows. Each `once()` prepares untimed (fresh output folder; for dicomflow with
  * server and worker up: DIR's Temporal server and a `dicomflow worker` process), writes dirty pages out, warms the
- * zip, times ONE command from spawn to exit, then checks the result and cleans up, untimed.
+ * zip, times ONE command from spawn to exit, then checks the result, untimed.
+ *
+ * Outputs stay where they are until the bench ends (its temp folder goes then, ~12 GB with --scale): deleting a tree
+ * of tens of thousands of files slows the file creation of whatever runs next on some disks, by a lot and unevenly.
+ * Measured on the 2-core VM of the README (ext4 mounted with discard): set 2's extract stage took 1.3-1.4 s after
+ * runs that deleted nothing, 3.6-5.9 s right after two unzipped copies of set 2 were deleted, whether the run
+ * started at once or 20 s later; the contender that came after the notebook's cleanup paid for it.
  */
 import type { ChildProcess } from 'child_process';
 import * as fs from 'fs';
@@ -72,8 +78,6 @@ function countFiles(dir: string): number {
   return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).length;
 }
 
-const remove = (dir: string) => fs.rmSync(dir, { recursive: true, force: true });
-
 /** Two `unzip` processes at once, each extracting half of the patients: the 2-core floor of any extraction. */
 export function unzipPair(ds: Dataset, work: string): Contender {
   const patients = [...ds.patientFolders].sort();
@@ -91,7 +95,6 @@ export function unzipPair(ds: Dataset, work: string): Contender {
       const ms = performance.now() - t0;
       done.forEach((r, k) => ok(`unzip (half ${k + 1})`, r));
       const files = countFiles(dir);
-      remove(dir);
       if (files !== ds.entries) throw new Error(`2 x unzip on ${ds.name}: ${files} files, expected ${ds.entries}`);
       return { ms, facts: `${parts.map((p) => p.length).join(' + ')} patients, ${files} files` };
     },
@@ -107,7 +110,6 @@ export function notebook(ds: Dataset, work: string): Contender {
       beforeTimed(ds.zip);
       const r = ok('bench/notebook.py', await run(PYTHON, [NOTEBOOK, ds.zip, dir]));
       const rows = await countRows(path.join(dir, 'mydatabase.db'), 'dicom_metadata');
-      remove(dir);
       expectRows('notebook', rows, ds);
       return { ms: r.ms, facts: r.stdout.trim().split('\n').pop()!.replace(/^notebook: /, '') };
     },
@@ -164,7 +166,6 @@ export function dicomflowWarm(ds: Dataset, work: string, inspect?: (address: str
       const workerPeakRss = peakRss(worker.pid!) ?? undefined;
       const inspected = inspect ? `; ${await inspect(address, dir)}` : '';
       expectRows('dicomflow', await countRows(path.join(dir, 'dicom.db'), 'dicom_metadata'), ds);
-      remove(dir);
       return { ms: r.ms, facts: `${stagesOf(r.stdout)}${inspected}`, workerPeakRss };
     },
     finish: async () => {
@@ -173,8 +174,6 @@ export function dicomflowWarm(ds: Dataset, work: string, inspect?: (address: str
       liveWorkers.delete(up.worker);
       await dicomflow(['server', 'stop', '--out', up.home]);
       liveServers.delete(up.home);
-      remove(up.home);
-      fs.rmSync(up.workerLog, { force: true });
       up = null;
     },
   };
@@ -197,7 +196,6 @@ export function dicomflowCold(ds: Dataset, work: string): Contender {
         liveServers.delete(dir);
       }
       expectRows('dicomflow (cold)', await countRows(path.join(dir, 'dicom.db'), 'dicom_metadata'), ds);
-      remove(dir);
       return { ms: r.ms, facts: stagesOf(r.stdout) };
     },
   };
@@ -206,7 +204,7 @@ export function dicomflowCold(ds: Dataset, work: string): Contender {
 /**
  * Runs every contender `runs` times, alternated in ABBA order (A B C, C B A, A B C, ...): a linear drift hits all
  * alike, and no contender always runs right after the same other one (each inherits its predecessor's leftovers:
- * deleted files, freed memory the VM gives back to its host).
+ * freed memory the VM gives back to its host, a page cache full of its files).
  */
 export async function alternate(runs: number, contenders: Contender[], log: (line: string) => void): Promise<Sample[][]> {
   const samples: Sample[][] = contenders.map(() => []);

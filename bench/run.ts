@@ -221,8 +221,7 @@ async function main(): Promise<number> {
       const dir = path.join(work, 'set2-files');
       log('header stage: writing set 2 as files ...');
       await datasetFolder(spec('set2', o.quick), dir);
-      const h = await headerStage(dir, o.headerRounds);
-      fs.rmSync(dir, { recursive: true, force: true });
+      const h = await headerStage(dir, o.headerRounds); // the files stay until the end (see contenders.ts)
       rows.push({
         id: '4',
         what: `header stage: readHeaderBytes, ${h.threads} threads, warm cache`,
