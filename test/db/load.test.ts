@@ -100,6 +100,31 @@ describe('catalog target', () => {
     }
   });
 
+  test('a released SQLite catalog stays open a moment: the next stage takes it as it is, backgroundDone closes it', async () => {
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-kept-'));
+    try {
+      const wal = path.join(outDir, 'dicom.db-wal');
+      const db = await openCatalog({ outDir });
+      await db('runs').insert({ run_id: 'r1', source: 's', loaded_at: 'now', instances: 1, validation_rows: 0, series_issues: 0 });
+      await releaseCatalog(db, outDir);
+      const again = await openCatalog({ outDir });
+      expect(again).toBe(db); // the same connection, its log not folded in
+      expect(fs.statSync(wal).size).toBeGreaterThan(0);
+      expect(await again('runs').count({ n: '*' })).toEqual([{ n: 1 }]);
+      // Another catalog of the same file released meanwhile closes at once; the kept one waits.
+      const other = await openCatalog({ outDir });
+      expect(other).not.toBe(db);
+      await releaseCatalog(again, outDir);
+      await releaseCatalog(other, outDir);
+      const started = Date.now();
+      await backgroundDone();
+      expect(Date.now() - started).toBeLessThan(1500); // closed now, not after the delay
+      expect(fs.existsSync(wal)).toBe(false);
+    } finally {
+      fs.rmSync(outDir, { recursive: true, force: true });
+    }
+  });
+
   test('a catalog made before 16 KB pages keeps its 4 KB pages and loads as before', async () => {
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dicomflow-pages-'));
     try {
