@@ -162,7 +162,12 @@ async function migrate(db: Knex): Promise<void> {
 export async function openCatalog(opts: CatalogOptions): Promise<Knex> {
   const target = catalogTarget(opts);
   const kept = target.dialect === 'sqlite' ? keptOpen.get(target.file) : undefined;
-  if (kept) return kept.take();
+  if (kept) {
+    const db = kept.take();
+    // A stage that failed part way left nothing open on it, unless its own ROLLBACK failed too: none is left here.
+    await db.raw('ROLLBACK').catch(() => undefined);
+    return db;
+  }
   const db = connectCatalog(opts);
   try {
     await migrate(db);

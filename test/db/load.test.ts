@@ -111,6 +111,12 @@ describe('catalog target', () => {
       expect(again).toBe(db); // the same connection, its log not folded in
       expect(fs.statSync(wal).size).toBeGreaterThan(0);
       expect(await again('runs').count({ n: '*' })).toEqual([{ n: 1 }]);
+      // A transaction left open on a released catalog (a stage whose ROLLBACK failed) is not handed on.
+      await again.raw('BEGIN');
+      await again('runs').insert({ run_id: 'r2', source: 's', loaded_at: 'now', instances: 1, validation_rows: 0, series_issues: 0 });
+      await releaseCatalog(again, outDir);
+      expect(await openCatalog({ outDir })).toBe(db);
+      expect(await again('runs').count({ n: '*' })).toEqual([{ n: 1 }]);
       // Another catalog of the same file released meanwhile closes at once; the kept one waits.
       const other = await openCatalog({ outDir });
       expect(other).not.toBe(db);
