@@ -121,9 +121,8 @@ async function writeManifest(opts: ExtractOptions, ws: Workspace): Promise<void>
 /** The run's partial extraction: its extracted entries, its temp folder and its unfinished manifest (own scratch only). */
 async function removePartialExtract(ws: Workspace): Promise<void> {
   if (ws.runKey === undefined) return; // the shared layout's extracted/ may hold other runs' entries
-  for (const p of [ws.extractedDir, path.join(ws.workDir, 'extract-tmp'), ws.entriesManifest, `${ws.entriesManifest}.partial`]) {
-    await fs.promises.rm(p, { recursive: true, force: true });
-  }
+  // removeTree, not fs.promises.rm: a bomb found late leaves up to hundreds of thousands of entries behind.
+  for (const p of [ws.extractedDir, path.join(ws.workDir, 'extract-tmp'), ws.entriesManifest, `${ws.entriesManifest}.partial`]) await removeTree(p);
 }
 
 /** Counts the manifest and, unless a complete set is already there, splits its candidates into batch files. */
