@@ -113,8 +113,9 @@ export function connectCatalog(opts: CatalogOptions): Knex {
     pool: {
       afterCreate(conn: { exec(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
         // WAL: readers (report, db check) never block the loader; NORMAL is durable enough under WAL. The log is
-        // folded into dicom.db when the connection closes (releaseCatalog: after the activity reported), not by the
-        // commit that passes 1,000 pages: marking 101,000 files seen took 0.47 s with that checkpoint, 0.25 s without.
+        // folded into dicom.db when the connection closes (releaseCatalog: after the run's next stage, or 2 s after
+        // the activity reported), not by the commit that passes 1,000 pages: marking 101,000 files seen took 0.47 s
+        // with that checkpoint, 0.25 s without; nor halfway through a load (WAL_PAGES).
         conn.exec(`PRAGMA page_size = ${PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = ${WAL_PAGES};`, (err) => done(err, conn));
       },
     },
