@@ -245,14 +245,24 @@ export function readDicomFileSync(path: string, opts: { withMeta?: boolean } = {
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) return invalid('READ_ERROR', `${path} is not a regular file`);
-    const size = stat.size;
+    // The head first: a file that ends inside it (most slices of small images) has told its size, no fstat needed.
+    let store = readBuffer(HEAD_BYTES);
+    let held: number; // bytes of the stream in store[0, held): file bytes [0, held + holeBytes) less the holes
+    try {
+      held = readSync(fd, store, 0, HEAD_BYTES, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException)?.code === 'EISDIR') return invalid('READ_ERROR', `${path} is not a regular file`);
+      throw e;
+    }
+    let size = held;
+    if (held === HEAD_BYTES) {
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) return invalid('READ_ERROR', `${path} is not a regular file`);
+      size = stat.size;
+    }
     // The header is held as a stream: the file's bytes from 0 with the values over BULK_LIMIT left out (holes).
     let holes: Hole[] | undefined;
     let holeBytes = 0;
-    let store = readBuffer(Math.min(size, HEAD_BYTES));
-    let held = 0; // bytes of the stream in store[0, held): file bytes [0, held + holeBytes) less the holes
     let want = Math.min(size, HEAD_BYTES);
     for (;;) {
       if (want > held) {

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readDicomBytes, readDicomFile, HEAD_BYTES } from '../../src/dicom/read';
@@ -80,6 +80,22 @@ describe('header parsing on each transfer syntax', () => {
     const r2 = await readDicomFile(file('unknown-ts-bad.dcm', Buffer.concat([meta, implicitBody])));
     expect(r2.code).toBe('UNSUPPORTED_TRANSFER_SYNTAX');
     expect(r2.message).toContain('1.2.3.999.2');
+  });
+
+  test('the file size: from the first read when the file ends inside it, from fstat beyond it; a folder is no file', async () => {
+    for (const pixels of [1024, HEAD_BYTES, 3 * HEAD_BYTES]) {
+      const bytes = dicomFile(ctElements({ pixels: { tag: 0x7fe00010, vr: 'OW', value: new Uint8Array(pixels) } }), { ts: EXPLICIT_LE });
+      const r = await readDicomFile(file(`size-${pixels}.dcm`, bytes));
+      expect(r.code).toBe('OK');
+      expect(r.fields!.fileSize).toBe(bytes.length);
+    }
+    const exact = dicomFile(ctElements({ pixels: { tag: 0x7fe00010, vr: 'OW', value: new Uint8Array(8) } }), { ts: EXPLICIT_LE });
+    const padded = Buffer.concat([exact, Buffer.alloc(HEAD_BYTES - exact.length)]); // exactly the head: fstat says so
+    const r = await readDicomFile(file('size-exact.dcm', padded));
+    expect(r.fields?.fileSize).toBe(HEAD_BYTES);
+    const folder = join(dir, 'a-folder.dcm');
+    mkdirSync(folder);
+    expect(await readDicomFile(folder)).toMatchObject({ status: 'invalid', code: 'READ_ERROR', message: `${folder} is not a regular file` });
   });
 
   test('reads only the head of a large file (whole-file read would need the pixels)', async () => {
