@@ -30,7 +30,7 @@ import {
 import { openAppender, readJsonLines, readLineBuffers, writeJsonLines } from '../io/jsonl';
 import { checkSeries, type SeriesSlice } from '../dicom/series-checks';
 import { organizedPath } from './tree';
-import { Placer, RunPlacements, sameBytes } from './place';
+import { placeChunkOnThread, RunPlacements, sameBytes, type Placement } from './place';
 
 export interface OrganizeResult {
   placed: number;
@@ -98,18 +98,58 @@ export async function organizeRun({ outDir, runKey, batchCount, onProgress, sign
   const withMetadata = new Set<number>();
   /** First copies the tree refused: another run placed other bytes under their SOP Instance UID. */
   const verdicts = new Map<number, Verdict>();
-  const placer = new Placer();
   const ownPlacements = new RunPlacements(path.join(ws.workDir, 'placing.txt'));
   let linked = 0;
   let copied = 0;
   let placedCount = 0;
   const instances = await openAppender(ws.instances, { bufferBytes: WRITE_BUFFER });
+  /** A chunk's first copies, named in the run's journal and handed to the placing thread. */
+  type First = { rec: MetadataHead; meta: Buffer | null; relative: string };
+  /** The chunk's placements judged and its catalog records written, in source order. */
+  async function recordChunk(firsts: First[], hows: Placement[]): Promise<void> {
+    const parts: Buffer[] = [];
+    let lines = 0;
+    const foreign: string[] = [];
+    for (let k = 0; k < firsts.length; k++) {
+      const { rec, meta, relative } = firsts[k];
+      const how = hows[k];
+      const sop = rec.fields.sopInstanceUid;
+      if (how === 'already-there' && !ownPlacements.isOwn(relative, rec.file, path.join(ws.root, relative))) {
+        foreign.push(relative);
+        // An earlier (or concurrent) run placed these very bytes from another copy: that run's catalog row stays.
+        verdicts.set(rec.i, {
+          status: 'duplicate',
+          code: 'DUPLICATE_INSTANCE',
+          message: `same SOP Instance UID ${sop} and same bytes as ${relative}, already placed by an earlier run; kept once`,
+        });
+        continue;
+      }
+      if (how === 'conflict') {
+        foreign.push(relative);
+        verdicts.set(rec.i, {
+          status: 'conflict',
+          code: 'CONFLICTING_INSTANCE',
+          message: `SOP Instance UID ${sop} is already in the tree (${relative}) with different bytes, placed by another run; this file is not placed`,
+        });
+        continue;
+      }
+      slices.push(compact.slice(rec.fields));
+      if (how === 'copied') copied++;
+      else if (how === 'linked') linked++;
+      const head: Omit<InstanceRecord, 'meta'> = { i: rec.i, source: rec.source, organizedPath: relative, fields: rec.fields };
+      parts.push(...lineWithMetaBytes(head, meta ?? EMPTY_META));
+      lines++;
+    }
+    ownPlacements.foreign(foreign);
+    await instances.appendEncoded(Buffer.concat(parts), lines);
+    placedCount += lines;
+    onProgress?.('place', placedCount);
+  }
   try {
+    // One chunk is placed (links, on a thread of its own) while the one before it is recorded and the next is read.
+    let recording: Promise<void> = Promise.resolve();
     for await (const chunk of metadataChunks()) {
-      const parts: Buffer[] = [];
-      let lines = 0;
-      // The chunk's first copies, named in the run's journal before any of them is placed (see RunPlacements).
-      const firsts: { rec: MetadataHead; meta: Buffer | null; relative: string }[] = [];
+      const firsts: First[] = [];
       for (const { record: rec, meta } of chunk) {
         withMetadata.add(rec.i);
         const sop = rec.fields.sopInstanceUid;
@@ -120,43 +160,15 @@ export async function organizeRun({ outDir, runKey, batchCount, onProgress, sign
         kept.set(sop, rec.i);
         firsts.push({ rec, meta, relative: organizedPath(rec.fields) });
       }
+      // Named in the run's journal before any of them is placed (see RunPlacements).
       ownPlacements.intend(firsts.map((f) => f.relative));
-      const foreign: string[] = [];
-      for (const { rec, meta, relative } of firsts) {
-        const sop = rec.fields.sopInstanceUid;
-        const dest = path.join(ws.root, relative);
-        const how = placer.place(rec.file, dest);
-        if (how === 'already-there' && !ownPlacements.isOwn(relative, rec.file, dest)) {
-          foreign.push(relative);
-          // An earlier (or concurrent) run placed these very bytes from another copy: that run's catalog row stays.
-          verdicts.set(rec.i, {
-            status: 'duplicate',
-            code: 'DUPLICATE_INSTANCE',
-            message: `same SOP Instance UID ${sop} and same bytes as ${relative}, already placed by an earlier run; kept once`,
-          });
-          continue;
-        }
-        if (how === 'conflict') {
-          foreign.push(relative);
-          verdicts.set(rec.i, {
-            status: 'conflict',
-            code: 'CONFLICTING_INSTANCE',
-            message: `SOP Instance UID ${sop} is already in the tree (${relative}) with different bytes, placed by another run; this file is not placed`,
-          });
-          continue;
-        }
-        slices.push(compact.slice(rec.fields));
-        if (how === 'copied') copied++;
-        else if (how === 'linked') linked++;
-        const head: Omit<InstanceRecord, 'meta'> = { i: rec.i, source: rec.source, organizedPath: relative, fields: rec.fields };
-        parts.push(...lineWithMetaBytes(head, meta ?? EMPTY_META));
-        lines++;
-      }
-      ownPlacements.foreign(foreign);
-      await instances.appendEncoded(Buffer.concat(parts), lines);
-      placedCount += lines;
-      onProgress?.('place', placedCount);
+      const placing = placeChunkOnThread(firsts.map((f) => [f.rec.file, path.join(ws.root, f.relative)]));
+      placing.catch(() => undefined); // awaited below, after the chunk before it
+      await recording;
+      recording = placing.then((hows) => recordChunk(firsts, hows));
+      recording.catch(() => undefined); // awaited with the next chunk, or after the last
     }
+    await recording;
     await instances.commit();
   } finally {
     await instances.close();

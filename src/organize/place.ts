@@ -6,6 +6,7 @@
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { compiledScript, poolThreads, ThreadPool } from '../io/thread-pool';
 
 /** Same bytes? Sizes first, then a chunked compare (only called for SOP Instance UIDs seen twice). */
 export function sameBytes(a: string, b: string): boolean {
@@ -96,6 +97,51 @@ function copyInto(source: string, dest: string): Placement {
   } finally {
     fs.rmSync(tmp, { force: true });
   }
+}
+
+/** A chunk of files to place: [source, dest] pairs, in order. */
+export type PlaceJob = [string, string][];
+
+/** What placing a chunk did: each pair's placement, or the error that stopped the chunk (after `placed` of them). */
+export interface PlaceAnswer {
+  placements: Placement[];
+  error?: { message: string; code?: string; path?: string; syscall?: string };
+}
+
+/** The folder cache of the thread that places (a pool thread, or organize's own thread without one). */
+let chunkPlacer = new Placer();
+
+/** Places a chunk in this thread; an error stops it and comes back as data (a pool thread must not die of it). */
+export function placeChunk(job: PlaceJob): PlaceAnswer {
+  const placements: Placement[] = [];
+  try {
+    for (const [source, dest] of job) placements.push(chunkPlacer.place(source, dest));
+    return { placements };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    chunkPlacer = new Placer(); // a folder may have gone: the next chunk makes its folders again
+    return { placements, error: { message: e?.message ?? String(err), code: e?.code, path: e?.path, syscall: e?.syscall } };
+  }
+}
+
+let placePool: ThreadPool<PlaceJob, PlaceAnswer> | null | undefined;
+
+/**
+ * Places a chunk of files on a thread of its own (one thread: links into one tree do not go faster side by side, but
+ * they run beside organize's record work instead of after it); in this thread without a compiled script or with one
+ * core. Resolves to each pair's placement; rejects with the file system's error, its code kept.
+ */
+export async function placeChunkOnThread(job: PlaceJob): Promise<Placement[]> {
+  if (placePool === undefined) {
+    const script = compiledScript(__dirname, 'organize/place-worker.js');
+    placePool = script && poolThreads() > 1 ? new ThreadPool<PlaceJob, PlaceAnswer>(script, 1) : null;
+  }
+  const answer = !placePool || placePool.threadCount === 0 ? placeChunk(job) : await placePool.run(job);
+  if (answer.error) {
+    const { message, ...rest } = answer.error;
+    throw Object.assign(new Error(message), rest);
+  }
+  return answer.placements;
 }
 
 /** One placement with a fresh folder cache (tests, tools). */

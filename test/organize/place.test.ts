@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { placeFile } from '../../src/organize/place';
+import { placeChunkOnThread, placeFile } from '../../src/organize/place';
 import { validateBatch } from '../../src/activities/validate';
 import { collectMetadata } from '../../src/activities/metadata';
 import { organize, type OrganizeResult } from '../../src/activities/organize';
@@ -43,6 +43,29 @@ test('a file already in the tree is never replaced: same bytes are already there
   expect(fs.readFileSync(dest, 'utf8')).toBe('instance bytes');
   expect(fs.statSync(dest).ino).toBe(fs.statSync(first).ino); // still run A's file, never rewritten
   expect(fs.readdirSync(path.dirname(dest))).toEqual(['1.dcm']); // no temp file left
+});
+
+test("a chunk placed on organize's placing thread: each pair's placement in order; a failure keeps its code and the thread goes on", async () => {
+  // The compiled worker script is under dist/ (npm test builds first): this runs on the pool's thread.
+  expect(fs.existsSync(path.resolve(__dirname, '../../dist/organize/place-worker.js'))).toBe(true);
+  const tree = path.join(tmp, 'organized', 'P', 'st', 'se');
+  const a = write('x/a.dcm', 'bytes a');
+  const b = write('x/b.dcm', 'bytes b');
+  const other = write('y/a.dcm', 'other bytes');
+  const same = write('z/a.dcm', 'bytes a');
+  expect(await placeChunkOnThread([[a, path.join(tree, 'a.dcm')], [b, path.join(tree, 'b.dcm')], [same, path.join(tree, 'a.dcm')], [other, path.join(tree, 'a.dcm')]])).toEqual([
+    'linked',
+    'linked',
+    'already-there',
+    'conflict',
+  ]);
+  expect(fs.statSync(path.join(tree, 'a.dcm')).ino).toBe(fs.statSync(a).ino);
+
+  const missing = path.join(tmp, 'x', 'gone.dcm');
+  await expect(placeChunkOnThread([[missing, path.join(tree, 'gone.dcm')]])).rejects.toMatchObject({ code: 'ENOENT', message: expect.stringContaining('gone.dcm') });
+  // The thread survived the failure; a tree folder removed meanwhile is made again.
+  fs.rmSync(path.join(tmp, 'organized'), { recursive: true });
+  expect(await placeChunkOnThread([[b, path.join(tree, 'b.dcm')]])).toEqual(['linked']);
 });
 
 test('two processes placing into the same names at the same moment: each name holds one whole file, one winner each', async () => {
