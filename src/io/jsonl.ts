@@ -335,9 +335,20 @@ export async function openAppender(file: string, opts: { resumeBytes?: number; b
 /** Records in a JSON-lines file, counted without parsing them. */
 export async function countLines(file: string): Promise<number> {
   let lines = 0;
-  for await (const chunk of fs.createReadStream(file)) {
-    const buf = chunk as Buffer;
-    for (let at = buf.indexOf(10); at !== -1; at = buf.indexOf(10, at + 1)) lines++;
+  // Reads of 1 MiB: the stream's default 64 KiB made counting set 2's 68 MB of metadata lines take 80-200 ms (~1,000
+  // reads through the event loop), 1 MiB reads ~10 ms.
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(COUNT_READ_BYTES);
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const chunk = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+      for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
+    }
+  } finally {
+    await handle.close();
   }
   return lines;
 }
+const COUNT_READ_BYTES = 1 << 20;

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { jsonLineCursor, openAppender, readAllJsonLines, writeJsonLines } from '../../src/io/jsonl';
+import { countLines, jsonLineCursor, openAppender, readAllJsonLines, writeJsonLines } from '../../src/io/jsonl';
 
 let dir: string;
 beforeEach(() => {
@@ -109,4 +109,15 @@ test('jsonLineCursor pulls every record in order across MiB reads, multi-byte te
   expect(bad.next()).toEqual({ a: 1 });
   expect(() => bad.next()).toThrow(`${file}:2: not a JSON line`);
   bad.close();
+});
+
+test('countLines counts newlines across MiB reads; an empty file has none, an unterminated last line is not counted', async () => {
+  const file = path.join(dir, 'count.jsonl');
+  const long = 'x'.repeat(3 * 1024 * 1024 + 7); // a line longer than three reads
+  const text = ['{}', long, '', 'é'.repeat(100_000), '{"a":1}'].join('\n') + '\n' + 'no newline';
+  fs.writeFileSync(file, text);
+  expect(await countLines(file)).toBe(5);
+  fs.writeFileSync(file, '');
+  expect(await countLines(file)).toBe(0);
+  await expect(countLines(path.join(dir, 'missing.jsonl'))).rejects.toMatchObject({ code: 'ENOENT' });
 });
