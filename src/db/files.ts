@@ -144,6 +144,7 @@ export async function recordFiles(db: Knex, opts: FileCatalogOptions): Promise<F
         onConflict: 'merge',
         updated,
         clearRunFirst: false,
+        shared: ['source', 'first_run_id', 'last_run_id', 'first_seen_at', 'last_seen_at', 'gone_run_id'],
         values(line) {
           const o = JSON.parse(line.toString('utf8')) as OutcomeRecord;
           const f = seenOf(o.path);

@@ -176,6 +176,11 @@ export interface TableSpec {
    */
   textBytes?: string;
   values(line: Buffer, runId: string): Value[];
+  /**
+   * Columns holding one value for every row of the load (the run id, the source): bound once per statement, not once
+   * per row (binding is most of the loader's own work; the file catalog's rows have 6 such columns of 14).
+   */
+  shared?: readonly string[];
 }
 
 /**
@@ -184,9 +189,13 @@ export interface TableSpec {
  */
 function insertSql(spec: TableSpec, rows: number, dialect: 'sqlite' | 'postgres'): string {
   const q = (name: string) => `"${name}"`;
-  let n = 0;
+  // Numbered parameters: the shared columns' values first (each bound once, named in every row), then each row's own.
+  const shared = spec.shared ?? [];
+  let n = shared.length;
+  const param = (k: number) => (dialect === 'postgres' ? `$${k}` : `?${k}`);
   const slot = (c: string) => {
-    const p = dialect === 'postgres' ? `$${++n}` : '?';
+    const s = shared.indexOf(c);
+    const p = param(s >= 0 ? s + 1 : ++n);
     return c === spec.textBytes && dialect === 'sqlite' ? `CAST(${p} AS TEXT)` : p;
   };
   const tuples: string[] = [];
@@ -196,6 +205,14 @@ function insertSql(spec: TableSpec, rows: number, dialect: 'sqlite' | 'postgres'
       ? `DO UPDATE SET ${(spec.updated ?? spec.columns.filter((c) => !spec.key.includes(c))).map((c) => `${q(c)} = excluded.${q(c)}`).join(', ')}`
       : 'DO NOTHING';
   return `INSERT INTO ${q(spec.table)} (${spec.columns.map(q).join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (${spec.key.map(q).join(', ')}) ${action}`;
+}
+
+/** A statement's parameters in insertSql's order: the shared columns' values (from the first row), then each row's own. */
+function statementParams(rows: Value[][], sharedAt: number[], ownAt: number[]): Value[] {
+  if (sharedAt.length === 0) return rows.flat();
+  const params: Value[] = sharedAt.map((c) => rows[0][c]);
+  for (const row of rows) for (const c of ownAt) params.push(row[c]);
+  return params;
 }
 
 /** Last row wins for a repeated key inside one statement (PostgreSQL refuses to upsert a row twice). */
@@ -340,7 +357,9 @@ type BulkOptions = Pick<LoadOptions, 'onStatement' | 'onWait' | 'batchSize' | 'r
 async function loadFile(db: Knex, spec: TableSpec, runId: string, at: FileCursor, opts: BulkOptions): Promise<number> {
   const skip = at.skip;
   const dialect = isPostgres(db) ? 'postgres' : 'sqlite';
-  const perStatement = rowsPerStatement(spec.columns.length, dialect, opts.batchSize ?? DEFAULT_BATCH_ROWS);
+  const sharedAt = (spec.shared ?? []).map((c) => spec.columns.indexOf(c));
+  const ownAt = spec.columns.map((_, c) => c).filter((c) => !sharedAt.includes(c));
+  const perStatement = rowsPerStatement(ownAt.length, dialect, opts.batchSize ?? DEFAULT_BATCH_ROWS);
   const perCommit = opts.rowsPerCommit ?? ROWS_PER_COMMIT;
   const keyAt = spec.key.map((k) => spec.columns.indexOf(k));
   const sqlFor = new Map<number, string>();
@@ -366,10 +385,11 @@ async function loadFile(db: Knex, spec: TableSpec, runId: string, at: FileCursor
   const statement = async () => {
     if (rows.length === 0) return;
     if (!open) await begin();
-    const unique = dedupeByKey(rows, keyAt);
+    // SQLite merges a key repeated inside one statement row after row, the last row winning; PostgreSQL refuses to.
+    const unique = dialect === 'postgres' || spec.onConflict !== 'merge' ? dedupeByKey(rows, keyAt) : rows;
     let sql = sqlFor.get(unique.length);
     if (!sql) sqlFor.set(unique.length, (sql = insertSql(spec, unique.length, dialect)));
-    const next = conn.run(sql, unique.flat());
+    const next = conn.run(sql, statementParams(unique, sharedAt, ownAt));
     next.catch(() => undefined); // awaited in order, by settle()
     await settle();
     running = next;
@@ -442,6 +462,7 @@ export async function loadCatalog(db: Knex, opts: LoadOptions): Promise<LoadCoun
       clearRunFirst: false, // the catalog accumulates instances across runs
       textBytes: 'meta',
       values: instanceValues,
+      shared: ['run_id'],
     },
     {
       file: ws.outcomes,
@@ -452,6 +473,7 @@ export async function loadCatalog(db: Knex, opts: LoadOptions): Promise<LoadCoun
       onConflict: 'merge',
       clearRunFirst: true,
       values: outcomeValues,
+      shared: ['run_id'],
     },
     {
       file: ws.seriesIssues,
