@@ -61,9 +61,14 @@ export interface LoadOptions {
 
 type Value = string | number | null | Buffer;
 
-const DEFAULT_BATCH_ROWS = 500;
-// Kept from knex's multi-row insert form (SELECT ... UNION ALL, at most 500 terms); plain VALUES rows are not
-// bound by it, but a few hundred rows per statement is already where the per-statement cost stops mattering.
+/**
+ * Rows per statement. Preparing a multi-row upsert costs more than linearly in its rows (SQLite compiles the VALUES
+ * rows as a compound SELECT): a 500-row dicom_metadata statement took 10-13 ms to prepare, a 128-row one 0.9 ms, and
+ * each load prepares its statements anew. 100 rows: set 1's load (1,128 rows) 163-271 -> 65-144 ms, set 2's (19,100
+ * rows) unchanged; past ~100 rows the per-statement cost no longer matters.
+ */
+const DEFAULT_BATCH_ROWS = 100;
+// Kept from knex's multi-row insert form (SELECT ... UNION ALL, at most 500 terms): the most a caller may ask for.
 const SQLITE_MAX_ROWS = 500;
 // Bind parameters per statement: PostgreSQL's protocol allows 65535; SQLite >= 3.32 allows 32766.
 const MAX_PARAMS = { sqlite: 32766, postgres: 65535 };
