@@ -6,22 +6,13 @@
  * from TypeScript sources) or with one core, reads happen in this thread.
  */
 import type { EntryRecord } from '../records';
-import { compiledScript, poolThreads, ThreadPool } from '../io/thread-pool';
+import { poolOnFirstUse } from '../io/thread-pool';
 import { headerLines, readEncodedHeaders, type EncodedHeaders, type HeaderLines, type ReadJob } from './header-lines';
 
 type Answer = HeaderLines[] | EncodedHeaders;
 
-let pool: ThreadPool<ReadJob, Answer> | null | undefined;
-
 /** The read pool, started on first use; a worker starts it early so its threads are up by the first batch. */
-export function startReadPool(): ThreadPool<ReadJob, Answer> | null {
-  if (pool === undefined) {
-    const script = compiledScript(__dirname, 'dicom/read-worker.js');
-    const threads = poolThreads();
-    pool = script && threads > 1 ? new ThreadPool<ReadJob, Answer>(script, threads) : null;
-  }
-  return pool;
-}
+export const startReadPool = poolOnFirstUse<ReadJob, Answer>(__dirname, 'dicom/read-worker.js');
 
 /**
  * Most files per message. A thread holds a slice's output (~4 KB a file) until it answers: one slice per thread for

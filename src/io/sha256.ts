@@ -5,7 +5,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import { Worker } from 'worker_threads';
-import { compiledScript, poolThreads, ThreadPool } from './thread-pool';
+import { poolOnFirstUse, runOnPool } from './thread-pool';
 
 /** Files up to this size are read in one call (a stream costs more than the hash of a small file). */
 export const ONE_READ_BYTES = 1 << 20;
@@ -82,18 +82,12 @@ export function sha256SmallFiles(files: (string | null)[]): (string | null)[] {
   });
 }
 
-let hashPool: ThreadPool<(string | null)[], (string | null)[]> | null | undefined;
+const hashPool = poolOnFirstUse<(string | null)[], (string | null)[]>(__dirname, 'io/hash-worker.js');
 
 /**
  * Hashes of small files (at most ONE_READ_BYTES each) on a pool of threads, one per core, so a new folder's files are
  * hashed on every core while the incremental scan walks on; in this thread without a compiled script or with one core.
  */
 export function sha256SmallFilesOnPool(files: (string | null)[]): Promise<(string | null)[]> {
-  if (hashPool === undefined) {
-    const script = compiledScript(__dirname, 'io/hash-worker.js');
-    const threads = poolThreads();
-    hashPool = script && threads > 1 ? new ThreadPool<(string | null)[], (string | null)[]>(script, threads) : null;
-  }
-  if (!hashPool || hashPool.threadCount === 0) return Promise.resolve(sha256SmallFiles(files));
-  return hashPool.run(files);
+  return runOnPool(hashPool(), files, sha256SmallFiles);
 }

@@ -143,6 +143,27 @@ export class ThreadPool<In, Out> {
   }
 }
 
+/**
+ * A pool of a compiled worker script (compiledScript(dir, relative); `dir`: the caller's __dirname), started by the
+ * first call of the returned function with `threads` threads (default: poolThreads()); null, for good, without a
+ * compiled script or with one core: the caller then works in its own thread (see runOnPool).
+ */
+export function poolOnFirstUse<In, Out>(dir: string, relative: string, threads?: number): () => ThreadPool<In, Out> | null {
+  let pool: ThreadPool<In, Out> | null | undefined;
+  return () => {
+    if (pool === undefined) {
+      const script = compiledScript(dir, relative);
+      pool = script && poolThreads() > 1 ? new ThreadPool<In, Out>(script, threads ?? poolThreads()) : null;
+    }
+    return pool;
+  };
+}
+
+/** Runs `job` on `pool`, or with `inThread` in this thread when there is no pool or every thread of it has died. */
+export function runOnPool<In, Out>(pool: ThreadPool<In, Out> | null, job: In, inThread: (job: In) => Out): Promise<Out> {
+  return !pool || pool.threadCount === 0 ? Promise.resolve(inThread(job)) : pool.run(job);
+}
+
 /** Threads for a pool: DICOMFLOW_THREADS, else one per core. */
 export function poolThreads(): number {
   return Number(process.env.DICOMFLOW_THREADS ?? process.env.DICOMFLOW_READ_THREADS) || os.availableParallelism();

@@ -15,7 +15,7 @@ import { decodeEntryName, isDirectoryName, isInside, isMacosMetadata, judgeEntry
 import { IoFailure, formatBytes, withPath } from './errors';
 import { startsWithLocalHeader } from './zip-signature';
 import { dataStart, zipEntries, type ZipEntry } from './zip-directory';
-import { compiledScript, poolThreads, ThreadPool } from './thread-pool';
+import { poolOnFirstUse, poolThreads, runOnPool } from './thread-pool';
 import { inflateBatch, type InflateBatch, type InflateJob, type InflateResult } from './zip-inflate';
 
 /** A zip inside a zip inside a zip is opened; one more level is refused. */
@@ -95,17 +95,8 @@ const IN_MEMORY_LIMIT = 4 * 1024 * 1024;
 const CHUNK_ENTRIES = 512;
 const CHUNK_BYTES = 64 * 1024 * 1024;
 
-let zipPool: ThreadPool<InflateBatch, InflateResult[]> | null | undefined;
-
 /** The zip pool, started on first use; a worker starts it early (startZipPool) so its threads are up by then. */
-export function startZipPool(): ThreadPool<InflateBatch, InflateResult[]> | null {
-  if (zipPool === undefined) {
-    const script = compiledScript(__dirname, 'io/zip-worker.js');
-    const threads = poolThreads();
-    zipPool = script && threads > 1 ? new ThreadPool<InflateBatch, InflateResult[]>(script, threads) : null;
-  }
-  return zipPool;
-}
+export const startZipPool = poolOnFirstUse<InflateBatch, InflateResult[]>(__dirname, 'io/zip-worker.js');
 
 /**
  * A set of file paths kept as folder -> names: a zip's entries share a few folders, so the folder is held once and
@@ -133,9 +124,7 @@ function ownCopy(part: string): string {
 
 /** Inflates and writes a chunk's entries on a pool thread (in this thread when no compiled script exists). */
 function inflateOnPool(batch: InflateBatch): Promise<InflateResult[]> {
-  const pool = startZipPool();
-  if (!pool || pool.threadCount === 0) return Promise.resolve(inflateBatch(batch));
-  return pool.run(batch);
+  return runOnPool(startZipPool(), batch, inflateBatch);
 }
 
 class ZipExtraction {

@@ -104,17 +104,17 @@ export async function organizeRun({ outDir, runKey, batchCount, onProgress, sign
   let placedCount = 0;
   const instances = await openAppender(ws.instances, { bufferBytes: WRITE_BUFFER });
   /** A chunk's first copies, named in the run's journal and handed to the placing thread. */
-  type First = { rec: MetadataHead; meta: Buffer | null; relative: string };
+  type First = { rec: MetadataHead; meta: Buffer | null; relative: string; dest: string };
   /** The chunk's placements judged and its catalog records written, in source order. */
   async function recordChunk(firsts: First[], hows: Placement[]): Promise<void> {
     const parts: Buffer[] = [];
     let lines = 0;
     const foreign: string[] = [];
     for (let k = 0; k < firsts.length; k++) {
-      const { rec, meta, relative } = firsts[k];
+      const { rec, meta, relative, dest } = firsts[k];
       const how = hows[k];
       const sop = rec.fields.sopInstanceUid;
-      if (how === 'already-there' && !ownPlacements.isOwn(relative, rec.file, path.join(ws.root, relative))) {
+      if (how === 'already-there' && !ownPlacements.isOwn(relative, rec.file, dest)) {
         foreign.push(relative);
         // An earlier (or concurrent) run placed these very bytes from another copy: that run's catalog row stays.
         verdicts.set(rec.i, {
@@ -158,11 +158,12 @@ export async function organizeRun({ outDir, runKey, batchCount, onProgress, sign
           continue;
         }
         kept.set(sop, rec.i);
-        firsts.push({ rec, meta, relative: organizedPath(rec.fields) });
+        const relative = organizedPath(rec.fields);
+        firsts.push({ rec, meta, relative, dest: path.join(ws.root, relative) });
       }
       // Named in the run's journal before any of them is placed (see RunPlacements).
       ownPlacements.intend(firsts.map((f) => f.relative));
-      const placing = placeChunkOnThread(firsts.map((f) => [f.rec.file, path.join(ws.root, f.relative)]));
+      const placing = placeChunkOnThread(firsts.map((f) => [f.rec.file, f.dest]));
       placing.catch(() => undefined); // awaited below, after the chunk before it
       await recording;
       recording = placing.then((hows) => recordChunk(firsts, hows));

@@ -6,7 +6,7 @@
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { compiledScript, poolThreads, ThreadPool } from '../io/thread-pool';
+import { poolOnFirstUse, runOnPool } from '../io/thread-pool';
 
 /** Same bytes? Sizes first, then a chunked compare (only called for SOP Instance UIDs seen twice). */
 export function sameBytes(a: string, b: string): boolean {
@@ -124,7 +124,8 @@ export function placeChunk(job: PlaceJob): PlaceAnswer {
   }
 }
 
-let placePool: ThreadPool<PlaceJob, PlaceAnswer> | null | undefined;
+/** One thread: links into one tree do not go faster side by side. */
+const placePool = poolOnFirstUse<PlaceJob, PlaceAnswer>(__dirname, 'organize/place-worker.js', 1);
 
 /**
  * Places a chunk of files on a thread of its own (one thread: links into one tree do not go faster side by side, but
@@ -132,11 +133,7 @@ let placePool: ThreadPool<PlaceJob, PlaceAnswer> | null | undefined;
  * core. Resolves to each pair's placement; rejects with the file system's error, its code kept.
  */
 export async function placeChunkOnThread(job: PlaceJob): Promise<Placement[]> {
-  if (placePool === undefined) {
-    const script = compiledScript(__dirname, 'organize/place-worker.js');
-    placePool = script && poolThreads() > 1 ? new ThreadPool<PlaceJob, PlaceAnswer>(script, 1) : null;
-  }
-  const answer = !placePool || placePool.threadCount === 0 ? placeChunk(job) : await placePool.run(job);
+  const answer = await runOnPool(placePool(), job, placeChunk);
   if (answer.error) {
     const { message, ...rest } = answer.error;
     throw Object.assign(new Error(message), rest);

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { threadId } from 'worker_threads';
-import { BIG_RUN_FILES, retireIdleThreadsOfBigRun, ThreadPool } from '../../src/io/thread-pool';
+import { BIG_RUN_FILES, poolOnFirstUse, retireIdleThreadsOfBigRun, runOnPool, ThreadPool } from '../../src/io/thread-pool';
 
 let tmp: string;
 let script: string;
@@ -55,6 +55,24 @@ test('a thread that dies is not replaced; when every thread has died, threadCoun
   await expect(pool.run('die')).rejects.toThrow(/killed its thread/);
   expect(pool.threadCount).toBe(0);
   await expect(pool.run('y')).rejects.toThrow(/every thread of the pool has died/);
+});
+
+test("poolOnFirstUse starts one pool of the script on first use; runOnPool works in this thread without a pool or once its threads died", async () => {
+  const inThread = (job: string) => ({ job, threadId });
+  const echo = poolOnFirstUse<string, { job: string; threadId: number }>(tmp, 'echo-worker.js', 1);
+  const pool = echo()!;
+  expect(pool).toBe(echo()); // started once
+  expect(pool.threadCount).toBe(1);
+  const onThread = await runOnPool(pool, 'a', inThread);
+  expect(onThread.job).toBe('a');
+  expect(onThread.threadId).not.toBe(threadId);
+
+  const missing = poolOnFirstUse<string, { job: string; threadId: number }>(tmp, 'no-such-worker.js');
+  expect(missing()).toBeNull();
+  expect(await runOnPool(missing(), 'b', inThread)).toEqual({ job: 'b', threadId });
+
+  await expect(pool.run('die')).rejects.toThrow(/killed its thread/);
+  expect(await runOnPool(pool, 'c', inThread)).toEqual({ job: 'c', threadId }); // every thread died: this thread
 });
 
 test('a big run lets the idle threads of every pool go at once; a smaller run keeps them', async () => {
