@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { inBackground } from '../background';
 import { logEvent } from '../log';
 import { workspace } from '../workspace';
@@ -91,11 +91,19 @@ const PAGE_SIZE = 16384;
  */
 const WAL_PAGES = 16384;
 
+/**
+ * knex, loaded on first use (with lodash and its drivers' helpers it costs ~60 ms of loading): a worker takes its
+ * first task without it, and loads it while the first stages run (src/worker/index.ts).
+ */
+export function loadKnex(): typeof import('knex').knex {
+  return (require('knex') as typeof import('knex')).knex;
+}
+
 /** A knex instance on the catalog, without touching the schema (db check inspects it as it is). */
 export function connectCatalog(opts: CatalogOptions): Knex {
   const target = catalogTarget(opts);
   if (target.dialect === 'postgres') {
-    return knexFactory({
+    return loadKnex()({
       client: 'pg',
       connection: { connectionString: target.url, types: pgTypes } as Knex.PgConnectionConfig,
       pool: { min: 0, max: 4 },
@@ -103,7 +111,7 @@ export function connectCatalog(opts: CatalogOptions): Knex {
     });
   }
   fs.mkdirSync(path.dirname(target.file), { recursive: true });
-  return knexFactory({
+  return loadKnex()({
     // sqlite3, not better-sqlite3: measured the same speed through knex (see src/db/README.md), and its
     // queries run off the event loop, so a worker keeps heartbeating and serving other activities while it loads.
     client: 'sqlite3',

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Resvg, renderAsync, type ResvgRenderOptions } from '@resvg/resvg-js';
+import type { ResvgRenderOptions } from '@resvg/resvg-js';
 
 export const DEJAVU_DIR = '/usr/share/fonts/truetype/dejavu';
 const DEJAVU_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'];
@@ -19,6 +19,11 @@ export interface PngFontOptions {
 /** The DejaVu Sans files that exist on this machine (the charts ask for that family first). */
 export function defaultFontFiles(dir = DEJAVU_DIR): string[] {
   return DEJAVU_FILES.map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f));
+}
+
+/** resvg, loaded on first use (a native module): a worker takes its first task without it. */
+export function loadResvg(): typeof import('@resvg/resvg-js') {
+  return require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
 }
 
 function renderOptions(options: PngFontOptions): ResvgRenderOptions {
@@ -36,10 +41,10 @@ function renderOptions(options: PngFontOptions): ResvgRenderOptions {
 
 /** Renders an SVG string to PNG bytes at twice its size, so the image stays sharp on high-DPI screens. */
 export function svgToPng(svg: string, options: PngFontOptions = {}): Buffer {
-  return new Resvg(svg, renderOptions(options)).render().asPng();
+  return new (loadResvg().Resvg)(svg, renderOptions(options)).render().asPng();
 }
 
 /** The same, rendered on libuv's thread pool: this thread goes on meanwhile. */
 export async function svgToPngAsync(svg: string, options: PngFontOptions = {}): Promise<Buffer> {
-  return (await renderAsync(svg, renderOptions(options))).asPng();
+  return (await loadResvg().renderAsync(svg, renderOptions(options))).asPng();
 }

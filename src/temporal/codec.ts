@@ -19,7 +19,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'crypt
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
 import { workspace } from '../workspace';
 
 export const CODEC_KEY_ENV = 'DICOMFLOW_CODEC_KEY';
@@ -59,6 +59,16 @@ export function parseCodecKeys(text: string, where: string): CodecKey[] {
 
 export class CodecKeyError extends Error {}
 
+/**
+ * The protobuf type of a payload, loaded on first use: @temporalio/proto builds the reflection of every Temporal API
+ * type when it loads (~0.2 s of CPU), which a command should not spend before it has spawned its server, and which
+ * the Web UI's codec endpoint spends only when the UI asks it to decode something.
+ */
+let payloadProto: typeof temporal.api.common.v1.Payload | undefined;
+function Payload(): typeof temporal.api.common.v1.Payload {
+  return (payloadProto ??= (require('@temporalio/proto') as typeof import('@temporalio/proto')).temporal.api.common.v1.Payload);
+}
+
 const text = (bytes: Uint8Array | null | undefined) => (bytes ? Buffer.from(bytes).toString('utf8') : undefined);
 
 /** AES-256-GCM payload codec: encrypts with the first key, decrypts with whichever key a payload names. */
@@ -81,7 +91,7 @@ export class AesGcmCodec implements PayloadCodec {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
       cipher.setAAD(Buffer.from(this.current.id));
-      const body = Buffer.concat([cipher.update(temporal.api.common.v1.Payload.encode(payload).finish()), cipher.final()]);
+      const body = Buffer.concat([cipher.update(Payload().encode(payload).finish()), cipher.final()]);
       return {
         metadata: { encoding: Buffer.from(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: Buffer.from(this.current.id) },
         data: Buffer.concat([iv, body, cipher.getAuthTag()]),
@@ -111,7 +121,7 @@ export class AesGcmCodec implements PayloadCodec {
       } catch {
         throw new CodecKeyError(`an encrypted payload (key ${id}) does not authenticate: it was altered or cut`);
       }
-      return temporal.api.common.v1.Payload.decode(plain);
+      return Payload().decode(plain);
     });
   }
 }

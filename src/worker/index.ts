@@ -8,6 +8,8 @@ import { activityLog } from './activity-log';
 import { DEFAULT_TASK_QUEUE } from '../contract';
 import { startZipPool } from '../io/zip';
 import { startReadPool } from '../dicom/read-pool';
+import { loadKnex } from '../db/catalog';
+import { loadResvg } from '../report/png';
 
 export { DEFAULT_TASK_QUEUE };
 
@@ -20,7 +22,7 @@ export async function createWorker(opts: { connection: NativeConnection; namespa
   startZipPool();
   startReadPool();
   const workflows = fs.existsSync(PREBUILT_BUNDLE) ? { workflowBundle: { codePath: PREBUILT_BUNDLE } } : { workflowsPath: require.resolve('../workflows') };
-  return Worker.create({
+  const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
@@ -35,4 +37,11 @@ export async function createWorker(opts: { connection: NativeConnection; namespa
     maxHeartbeatThrottleInterval: '2 seconds',
     defaultHeartbeatThrottleInterval: '2 seconds',
   });
+  // The catalog's knex and the charts' renderer are first needed a few stages in: loaded just after the worker is
+  // ready, while its first task runs on the pools' threads, not before it can take one (a cold ingest's start).
+  setTimeout(() => {
+    loadKnex();
+    loadResvg();
+  }, 100).unref();
+  return worker;
 }
