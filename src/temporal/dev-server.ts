@@ -170,6 +170,10 @@ async function spawnServer(outDir: string, log: (m: string) => void): Promise<Sa
       // The worker asks for the next activity in the reply to the workflow task that schedules it: half the round
       // trip of each sequential stage (measured: 84 -> 39 ms per activity on the embedded server).
       '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+      // One partition per task queue instead of four: a task and a poller never land on different partitions and
+      // wait for the forwarding between them (one server, a handful of workers: one partition is plenty).
+      '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
+      '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
       // WAL with normal sync: the history survives a crash of the server or the machine's processes (not the last
       // commits of a power cut); starts in about a second instead of three, and halves each sequential round trip.
       '--sqlite-pragma', 'journal_mode=wal',
